@@ -1,0 +1,315 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Pool is a fixed set of worker goroutines that the products split their
+// rows over. The calling goroutine works too, so a Pool of n threads starts
+// n-1 goroutines. A Pool may be used by several goroutines at once; each call
+// returns when its own work is done. Close stops the workers.
+type Pool struct {
+	threads   int
+	work      chan *job
+	workers   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// NewPool starts a pool of the given number of threads (GOMAXPROCS if
+// threads <= 0).
+func NewPool(threads int) *Pool {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	p := &Pool{threads: threads, work: make(chan *job, threads)}
+	for i := 1; i < threads; i++ {
+		p.workers.Add(1)
+		go p.worker()
+	}
+	return p
+}
+
+// Threads returns the number of threads the pool computes with.
+func (p *Pool) Threads() int { return p.threads }
+
+// Close stops the pool's goroutines. The pool must not be used afterwards.
+func (p *Pool) Close() {
+	p.closeOnce.Do(func() {
+		close(p.work)
+		p.workers.Wait()
+	})
+}
+
+func (p *Pool) worker() {
+	defer p.workers.Done()
+	for j := range p.work {
+		j.run()
+		j.wg.Done()
+	}
+}
+
+type opKind uint8
+
+const (
+	opRows  opKind = iota // weight rows [lo, hi) times every activation
+	opQuant               // quantise activations [lo, hi)
+	opFunc                // user function over [lo, hi)
+)
+
+// job is one parallel call; workers take chunks of [0, total) from next.
+type job struct {
+	op         opKind
+	dst, x     []float32
+	w          []byte
+	t          Type
+	rows, cols int
+	n          int
+	rowBytes   int
+	act        act
+	fn         func(lo, hi int)
+
+	total, chunk int
+	next         atomic.Int64
+	wg           sync.WaitGroup
+}
+
+var jobs = sync.Pool{New: func() any { return new(job) }}
+
+func (j *job) run() {
+	for {
+		hi := int(j.next.Add(int64(j.chunk)))
+		lo := hi - j.chunk
+		if lo >= j.total {
+			return
+		}
+		j.do(lo, min(hi, j.total))
+	}
+}
+
+func (j *job) do(lo, hi int) {
+	switch j.op {
+	case opRows:
+		j.doRows(lo, hi)
+	case opQuant:
+		for i := lo; i < hi; i++ {
+			j.act.quantize(j.t, i, j.x[i*j.cols:(i+1)*j.cols])
+		}
+	case opFunc:
+		j.fn(lo, hi)
+	}
+}
+
+// dispatch runs j over [0, total) in chunks of chunk, on the caller and as
+// many workers as there are chunks beyond the first.
+func (p *Pool) dispatch(j *job, total, chunk int) {
+	j.total, j.chunk = total, max(chunk, 1)
+	j.next.Store(0)
+	helpers := min(p.threads-1, (total+j.chunk-1)/j.chunk-1)
+	if helpers > 0 {
+		j.wg.Add(helpers)
+		for range helpers {
+			p.work <- j
+		}
+	}
+	j.run()
+	j.wg.Wait()
+}
+
+// For calls fn over [0, n) split into contiguous ranges run in parallel
+// (grain is the smallest range worth a thread; 1 if <= 0).
+func (p *Pool) For(n, grain int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	grain = max(grain, 1)
+	chunk := max(grain, (n+4*p.threads-1)/(4*p.threads))
+	if chunk >= n || p.threads == 1 {
+		fn(0, n)
+		return
+	}
+	j := jobs.Get().(*job)
+	j.op, j.fn = opFunc, fn
+	p.dispatch(j, n, chunk)
+	j.fn = nil
+	jobs.Put(j)
+}
+
+var (
+	defaultMu   sync.Mutex
+	defaultPool *Pool
+)
+
+// Default returns the package's default pool, starting it (with GOMAXPROCS
+// threads) on first use.
+func Default() *Pool {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	if defaultPool == nil {
+		defaultPool = NewPool(0)
+	}
+	return defaultPool
+}
+
+// SetThreads replaces the default pool with one of n threads (GOMAXPROCS if
+// n <= 0). Call it at start-up: it must not run while another goroutine is
+// using the default pool.
+func SetThreads(n int) {
+	defaultMu.Lock()
+	old := defaultPool
+	defaultPool = NewPool(n)
+	defaultMu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+}
+
+// MatVec computes dst[r] = Σ_c w[r][c]·x[c] for r < rows with the default
+// pool; see Pool.MatVec.
+func MatVec(dst, x []float32, w []byte, t Type, rows, cols int) {
+	Default().MatVec(dst, x, w, t, rows, cols)
+}
+
+// MatMul computes dst[i][r] = Σ_c w[r][c]·x[i][c] for n activation rows with
+// the default pool; see Pool.MatMul.
+func MatMul(dst, x []float32, n int, w []byte, t Type, rows, cols int) {
+	Default().MatMul(dst, x, n, w, t, rows, cols)
+}
+
+// MatVec computes dst[r] = Σ_c w[r][c]·x[c] for r < rows, where w holds rows
+// rows of cols elements of type t, row-major (as ggml stores a [cols, rows]
+// tensor). cols must be a multiple of t's block size. Invalid arguments are
+// programming errors and panic.
+func (p *Pool) MatVec(dst, x []float32, w []byte, t Type, rows, cols int) {
+	p.MatMul(dst, x, 1, w, t, rows, cols)
+}
+
+// MatMul computes dst[i*rows+r] = Σ_c w[r][c]·x[i*cols+c] for i < n: the n
+// activation rows of x (n×cols, row-major) times the weight matrix, giving
+// dst as n×rows. Each weight row is read once for all n activations, which is
+// what makes batched prompt processing faster than n MatVecs.
+func (p *Pool) MatMul(dst, x []float32, n int, w []byte, t Type, rows, cols int) {
+	rb, err := t.RowBytes(cols)
+	if err != nil {
+		panic(fmt.Sprintf("tensor.MatMul: %v", err))
+	}
+	if rows < 0 || n < 0 || len(w) < rows*rb || len(x) < n*cols || len(dst) < n*rows {
+		panic(fmt.Sprintf("tensor.MatMul: %s %d×%d with n=%d: len(w)=%d (need %d), len(x)=%d (need %d), len(dst)=%d (need %d)",
+			t, rows, cols, n, len(w), rows*rb, len(x), n*cols, len(dst), n*rows))
+	}
+	if rows == 0 || n == 0 {
+		return
+	}
+	j := jobs.Get().(*job)
+	j.dst, j.x, j.w, j.t, j.rows, j.cols, j.n, j.rowBytes = dst, x, w, t, rows, cols, n, rb
+	if j.act.prepare(t, n, cols) {
+		j.op = opQuant
+		if n*cols >= 1<<16 && p.threads > 1 {
+			p.dispatch(j, n, max(1, n/(4*p.threads)))
+		} else {
+			j.do(0, n)
+		}
+	}
+	j.op = opRows
+	// Aim for several chunks per thread (the machine is shared, so threads
+	// do not progress evenly), each worth at least ~32k multiply-adds.
+	chunk := max((rows+8*p.threads-1)/(8*p.threads), (1<<15)/(cols*n)+1)
+	chunk = (chunk + 3) &^ 3
+	if p.threads == 1 || chunk >= rows {
+		j.doRows(0, rows)
+	} else {
+		p.dispatch(j, rows, chunk)
+	}
+	j.dst, j.x, j.w = nil, nil, nil
+	jobs.Put(j)
+}
+
+// act is a scratch activation, quantised for integer dot products.
+type act struct {
+	qs  []int8
+	d   []float32
+	bs  []int16
+	nb  int // scale blocks per activation row
+	ngr int // 16-element groups per activation row (K types)
+}
+
+// prepare sizes the scratch for n rows of cols elements to be multiplied with
+// weights of type t; it reports whether t needs quantised activations.
+func (a *act) prepare(t Type, n, cols int) bool {
+	var bsz int
+	switch t {
+	case Q4_0, Q8_0:
+		bsz = QK
+	case Q4_K, Q5_K, Q6_K:
+		bsz = QKK
+	default:
+		return false
+	}
+	a.nb, a.ngr = cols/bsz, 0
+	if bsz == QKK {
+		a.ngr = cols / 16
+	}
+	a.qs = grow(a.qs, n*cols)
+	a.d = grow(a.d, n*a.nb)
+	a.bs = grow(a.bs, n*a.ngr)
+	return true
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// row returns activation row i.
+func (a *act) row(i, cols int) (qs []int8, d []float32, bs []int16) {
+	return a.qs[i*cols : (i+1)*cols], a.d[i*a.nb : (i+1)*a.nb], a.bs[i*a.ngr : (i+1)*a.ngr]
+}
+
+func (a *act) quantize(t Type, i int, x []float32) {
+	qs, d, bs := a.row(i, len(x))
+	if a.ngr > 0 {
+		kern.quantQ8K(x, qs, d, bs)
+	} else {
+		kern.quantQ8(x, qs, d, bs)
+	}
+}
+
+// doRows computes weight rows [lo, hi) against every activation row.
+func (j *job) doRows(lo, hi int) {
+	var qdot qDotFunc
+	var fdot fDotFunc
+	switch j.t {
+	case F32:
+		fdot = kern.f32
+	case F16:
+		fdot = kern.f16
+	case BF16:
+		fdot = kern.bf16
+	case Q8_0:
+		qdot = kern.q8_0
+	case Q4_0:
+		qdot = kern.q4_0
+	case Q4_K:
+		qdot = kern.q4K
+	case Q5_K:
+		qdot = kern.q5K
+	case Q6_K:
+		qdot = kern.q6K
+	}
+	rb, rows, cols := j.rowBytes, j.rows, j.cols
+	for r := lo; r < hi; r++ {
+		w := j.w[r*rb : (r+1)*rb]
+		for i := 0; i < j.n; i++ {
+			if qdot != nil {
+				qs, d, bs := j.act.row(i, cols)
+				j.dst[i*rows+r] = qdot(w, qs, d, bs)
+			} else {
+				j.dst[i*rows+r] = fdot(w, j.x[i*cols:(i+1)*cols])
+			}
+		}
+	}
+}
