@@ -37,11 +37,39 @@ var goKernels = kernels{
 	quantQ8: quantActQ8Go, quantQ8K: quantActQ8KGo,
 }
 
-// kern is the kernel set chosen at start-up.
+// kern is the kernel set chosen at start-up: the last of kernelSets.
 var kern = goKernels
+
+// kernelSets lists the kernel sets this CPU can run, portable first; tests
+// and benchmarks compare each with the portable one.
+var kernelSets = []kernels{goKernels}
 
 // Kernels names the kernel set in use ("go", "avx2", "avx512", "neon").
 func Kernels() string { return kern.name }
+
+// rowFuncs returns the row kernel of ks for t: a quantised one or a float
+// one.
+func (ks *kernels) rowFuncs(t Type) (qDotFunc, fDotFunc) {
+	switch t {
+	case F32:
+		return nil, ks.f32
+	case F16:
+		return nil, ks.f16
+	case BF16:
+		return nil, ks.bf16
+	case Q8_0:
+		return ks.q8_0, nil
+	case Q4_0:
+		return ks.q4_0, nil
+	case Q4_K:
+		return ks.q4K, nil
+	case Q5_K:
+		return ks.q5K, nil
+	case Q6_K:
+		return ks.q6K, nil
+	}
+	return nil, nil
+}
 
 // quantActQ8Go quantises x to 32-element blocks: qs = round(x/d), d =
 // max|x|/127 per block (ggml's Q8_0 rounding, with a float32 scale).

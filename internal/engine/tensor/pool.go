@@ -280,26 +280,7 @@ func (a *act) quantize(t Type, i int, x []float32) {
 
 // doRows computes weight rows [lo, hi) against every activation row.
 func (j *job) doRows(lo, hi int) {
-	var qdot qDotFunc
-	var fdot fDotFunc
-	switch j.t {
-	case F32:
-		fdot = kern.f32
-	case F16:
-		fdot = kern.f16
-	case BF16:
-		fdot = kern.bf16
-	case Q8_0:
-		qdot = kern.q8_0
-	case Q4_0:
-		qdot = kern.q4_0
-	case Q4_K:
-		qdot = kern.q4K
-	case Q5_K:
-		qdot = kern.q5K
-	case Q6_K:
-		qdot = kern.q6K
-	}
+	qdot, fdot := kern.rowFuncs(j.t)
 	rb, rows, cols := j.rowBytes, j.rows, j.cols
 	for r := lo; r < hi; r++ {
 		w := j.w[r*rb : (r+1)*rb]
