@@ -58,6 +58,7 @@ type Model struct {
 	pool *tensor.Pool
 	info Info
 	tmpl string
+	chatState
 
 	slots    chan *slot
 	mu       sync.Mutex // guards isClosed and wg.Add against Close

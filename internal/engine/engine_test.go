@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"switchyard/internal/engine/chat"
 )
 
 const modelsDir = "../../../shared/models"
@@ -345,5 +347,32 @@ func TestSynth(t *testing.T) {
 	}
 	if err := Synth("qwen2.5-0.5b", "q4_k", filepath.Join(dir, "x.gguf")); err == nil {
 		t.Error("K-quant of 896-wide rows accepted")
+	}
+}
+
+func TestChatPrompt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "chat.gguf")
+	shape := Shape{Arch: "qwen2", Name: "chat", Embd: 32, Layers: 1, Heads: 2, KVHeads: 1, FF: 32, Vocab: 400, Context: 64, RopeBase: 1e6, Tied: true, Pre: "qwen2"}
+	if err := SynthShape(shape, "f32", path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got, err := m.ChatPrompt([]chat.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+	if got != want {
+		t.Errorf("ChatPrompt = %q, want %q", got, want)
+	}
+	// The control tokens of the rendered prompt tokenise as single tokens.
+	ids := m.Tokenizer().Encode(got, false, true)
+	if ids[0] != shape.Vocab-2 {
+		t.Errorf("first token %d, want <|im_start|> (%d)", ids[0], shape.Vocab-2)
 	}
 }
