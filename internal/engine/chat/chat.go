@@ -247,6 +247,10 @@ var globals = map[string]any{
 			}
 			l.items = append(l.items, i)
 		}
+		r.steps += len(l.items)
+		if err := r.step(); err != nil {
+			return nil, err
+		}
 		return l, nil
 	}),
 	"namespace": callable(func(r *renderer, args []any, kw *Dict) (any, error) {

@@ -54,6 +54,13 @@ func (r *renderer) step() error {
 	return nil
 }
 
+// cost charges work proportional to n bytes copied, so that loops that
+// build large strings or lists run into the step bound.
+func (r *renderer) cost(n int) error {
+	r.steps += n / 256
+	return r.step()
+}
+
 func (r *renderer) write(s string) error {
 	if r.out.Len()+len(s) > r.maxOut {
 		return r.errf("output longer than %d bytes", r.maxOut)
@@ -147,6 +154,9 @@ func (r *renderer) capture(body []node) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := r.cost(b.Len()); err != nil {
+		return "", err
+	}
 	if saved.Len()+b.Len() > r.maxOut {
 		return "", r.errf("output longer than %d bytes", r.maxOut)
 	}
@@ -203,6 +213,9 @@ func (r *renderer) execFor(n *forNode) error {
 	if n.filter != nil {
 		var kept []any
 		for _, it := range items {
+			if err := r.step(); err != nil {
+				return err
+			}
 			scope := map[string]any{}
 			if err := bind(scope, it); err != nil {
 				return err
@@ -223,6 +236,9 @@ func (r *renderer) execFor(n *forNode) error {
 		return r.execAll(n.els)
 	}
 	for i, it := range items {
+		if err := r.step(); err != nil {
+			return err
+		}
 		loop := newDict()
 		loop.set("index", int64(i+1))
 		loop.set("index0", int64(i))
@@ -734,7 +750,7 @@ func (r *renderer) evalBinary(e *binExpr) (any, error) {
 		if len(s) > r.maxOut {
 			return nil, r.errf("string longer than %d bytes", r.maxOut)
 		}
-		return s, nil
+		return s, r.cost(len(s))
 	case "+":
 		switch x := l.(type) {
 		case string:
@@ -742,12 +758,12 @@ func (r *renderer) evalBinary(e *binExpr) (any, error) {
 				if len(x)+len(y) > r.maxOut {
 					return nil, r.errf("string longer than %d bytes", r.maxOut)
 				}
-				return x + y, nil
+				return x + y, r.cost(len(x) + len(y))
 			}
 		case *List:
 			if y, ok := rv.(*List); ok {
 				items := make([]any, 0, len(x.items)+len(y.items))
-				return &List{items: append(append(items, x.items...), y.items...)}, nil
+				return &List{items: append(append(items, x.items...), y.items...)}, r.cost(16 * (len(x.items) + len(y.items)))
 			}
 		}
 	}

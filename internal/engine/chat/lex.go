@@ -218,6 +218,7 @@ func (l *lexer) maybeRaw() error {
 
 // lexExpr tokenizes the inside of a tag up to its closing delimiter.
 func (l *lexer) lexExpr(closer string) error {
+	depth := 0 // open brackets: "}}" inside {'a': {'b': 1}} does not end the tag
 	for {
 		for l.pos < len(l.src) && strings.IndexByte(" \t\n\v\f\r", l.src[l.pos]) >= 0 {
 			if l.src[l.pos] == '\n' {
@@ -229,7 +230,7 @@ func (l *lexer) lexExpr(closer string) error {
 			return l.errf("unclosed tag, expected %q", closer)
 		}
 		rest := l.src[l.pos:]
-		if strings.HasPrefix(rest, "-"+closer) || strings.HasPrefix(rest, "+"+closer) || strings.HasPrefix(rest, closer) {
+		if depth == 0 && (strings.HasPrefix(rest, "-"+closer) || strings.HasPrefix(rest, "+"+closer) || strings.HasPrefix(rest, closer)) {
 			dash := rest[0] == '-'
 			if rest[0] == '-' || rest[0] == '+' {
 				l.pos++
@@ -302,6 +303,14 @@ func (l *lexer) lexExpr(closer string) error {
 					return l.errf("unexpected character %q in tag", r)
 				}
 				op = rest[:1]
+			}
+			switch op {
+			case "(", "[", "{":
+				depth++
+			case ")", "]", "}":
+				if depth > 0 {
+					depth--
+				}
 			}
 			l.emit(tokOp, op)
 			l.pos += len(op)

@@ -568,10 +568,12 @@ func (p *parser) parseNot() (expr, error) {
 }
 
 func (p *parser) parseCompare() (expr, error) {
-	l, err := p.parseMath1()
+	first, err := p.parseMath1()
 	if err != nil {
 		return nil, err
 	}
+	var result expr // the comparisons so far, joined by "and"
+	left := first
 	for {
 		t := p.peek()
 		var op string
@@ -586,14 +588,32 @@ func (p *parser) parseCompare() (expr, error) {
 			op = "not in"
 			p.pos += 2
 		default:
-			return l, nil
+			if result == nil {
+				return first, nil
+			}
+			return result, nil
 		}
-		r, err := p.parseMath1()
+		right, err := p.parseMath1()
 		if err != nil {
 			return nil, err
 		}
-		l = &binExpr{op: op, l: l, r: r, line: t.line}
+		// Python chains comparisons: a < b < c means a < b and b < c.
+		cmp := &binExpr{op: op, l: left, r: right, line: t.line}
+		if result == nil {
+			result = cmp
+		} else {
+			result = &binExpr{op: "and", l: result, r: cmp, line: t.line}
+		}
+		left = right
 	}
+}
+
+func isComparison(op string) bool {
+	switch op {
+	case "==", "!=", "<", "<=", ">", ">=", "in", "not in":
+		return true
+	}
+	return false
 }
 
 func (p *parser) parseMath1() (expr, error) {
