@@ -195,6 +195,10 @@ var eogTexts = []string{
 	"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>",
 	"<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
 	"<｜end▁of▁sentence｜>",
+	// Fill-in-the-middle padding and file separators (Qwen2.5 and others)
+	// also end generation in llama.cpp.
+	"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]",
+	"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>",
 }
 
 // eotTexts are the texts llama.cpp takes as the EOT token when the file

@@ -318,6 +318,22 @@ func TestHandBuiltBPE(t *testing.T) {
 			t.Errorf("Encode(%q) (-want +got):\n%s", in, diff)
 		}
 	}
+
+	// Llama 3 (ignore_merges): a word that is itself a token is taken whole
+	// even when the merges would not build it.
+	v.Pre = "llama-bpe"
+	v.Tokens = append(v.Tokens, "ca", "cab")
+	v.BOS, v.AddBOS = 0, true
+	l3, err := New(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int{0, 9}, l3.Encode("cab", true, false)); diff != "" {
+		t.Errorf("llama3 Encode(cab) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{2, 3}, tk.Encode("cab", false, false)); diff != "" {
+		t.Errorf("gpt-2 Encode(cab) (-want +got):\n%s", diff)
+	}
 }
 
 // skipSpecialText reports whether s contains the text of a token that
