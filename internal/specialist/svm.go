@@ -32,19 +32,20 @@ func (m *csr) appendRow(v sparseVec) {
 // linear SVMs solved in the dual by coordinate descent with shrinking
 // (Hsieh et al., ICML 2008). A constant bias feature of value 1 is added.
 type svmParams struct {
-	C       float64
+	C float64
+	// Weight, when set, scales C per class of the row (class-balanced costs).
+	Weight  []float32
 	MaxIter int
 	Eps     float64
 	Seed    uint64
 	Workers int
 }
 
-var debugSVM = false
-
 // trainOVR trains one binary SVM per class in parallel and returns the
-// weights as [class][dim+1] (last entry: bias). The result does not depend
-// on the number of workers.
-func trainOVR(ctx context.Context, x *csr, y []int32, nclass int, p svmParams, done func()) ([][]float32, error) {
+// weights as [class][dim+1] (last entry: bias) and the dual variables.
+// Passing the dual variables of a run with a smaller C as init warm-starts
+// the solver. The result does not depend on the number of workers.
+func trainOVR(ctx context.Context, x *csr, y []int32, nclass int, p svmParams, init [][]float32, done func()) ([][]float32, [][]float32, error) {
 	n := x.rows()
 	sq := make([]float32, n)
 	for i := range n {
@@ -60,6 +61,7 @@ func trainOVR(ctx context.Context, x *csr, y []int32, nclass int, p svmParams, d
 	}
 	workers = min(workers, nclass)
 	out := make([][]float32, nclass)
+	alphas := make([][]float32, nclass)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -76,7 +78,11 @@ func trainOVR(ctx context.Context, x *csr, y []int32, nclass int, p svmParams, d
 					errs[wk] = err
 					return
 				}
-				out[c] = trainBinary(x, sq, y, int32(c), p)
+				var a0 []float32
+				if init != nil {
+					a0 = init[c]
+				}
+				out[c], alphas[c] = trainBinary(x, sq, y, int32(c), p, a0)
 				if done != nil {
 					done()
 				}
@@ -86,13 +92,13 @@ func trainOVR(ctx context.Context, x *csr, y []int32, nclass int, p svmParams, d
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, alphas, nil
 }
 
-func trainBinary(x *csr, sq []float32, y []int32, class int32, p svmParams) []float32 {
+func trainBinary(x *csr, sq []float32, y []int32, class int32, p svmParams, init []float32) ([]float32, []float32) {
 	n := x.rows()
 	d := x.dim
 	w := make([]float32, d+1)
@@ -104,10 +110,29 @@ func trainBinary(x *csr, sq []float32, y []int32, class int32, p svmParams) []fl
 			ys[i] = 1
 		}
 	}
-	diag := float32(0.5 / p.C)
+	if init != nil {
+		copy(alpha, init)
+		for i, a := range alpha {
+			if a == 0 {
+				continue
+			}
+			lo, hi := x.ptr[i], x.ptr[i+1]
+			ay := a * ys[i]
+			for k, ix := range x.idx[lo:hi] {
+				w[ix] += ay * x.val[lo+k]
+			}
+			w[d] += ay
+		}
+	}
+	diag := make([]float32, n)
 	qd := make([]float32, n)
 	for i := range n {
-		qd[i] = sq[i] + diag
+		c := p.C
+		if p.Weight != nil && y[i] >= 0 {
+			c *= float64(p.Weight[y[i]])
+		}
+		diag[i] = float32(0.5 / c)
+		qd[i] = sq[i] + diag[i]
 	}
 	index := make([]int32, n)
 	for i := range index {
@@ -122,17 +147,9 @@ func trainBinary(x *csr, sq []float32, y []int32, class int32, p svmParams) []fl
 	if eps <= 0 {
 		eps = 0.1
 	}
-	pgMaxOld, pgMinOld := float32(math.Inf(1)), float32(math.Inf(-1))
+	pgMaxOld := float32(math.Inf(1))
 	active := n
-	iter := 0
-	visits := 0
-	defer func() {
-		if debugSVM {
-			println("class", class, "iters", iter, "visits", visits, "n", n)
-		}
-	}()
-	for ; iter < maxIter; iter++ {
-		visits += active
+	for iter := 0; iter < maxIter; iter++ {
 		pgMaxNew, pgMinNew := float32(math.Inf(-1)), float32(math.Inf(1))
 		for i := 0; i < active; i++ {
 			j := i + rng.IntN(active-i)
@@ -147,7 +164,7 @@ func trainBinary(x *csr, sq []float32, y []int32, class int32, p svmParams) []fl
 				dot += w[ix] * val[k]
 			}
 			yi := ys[i]
-			g := yi*dot - 1 + diag*alpha[i]
+			g := yi*dot - 1 + diag[i]*alpha[i]
 			var pg float32
 			if alpha[i] == 0 {
 				if g > pgMaxOld {
@@ -179,17 +196,14 @@ func trainBinary(x *csr, sq []float32, y []int32, class int32, p svmParams) []fl
 				break
 			}
 			active = n
-			pgMaxOld, pgMinOld = float32(math.Inf(1)), float32(math.Inf(-1))
+			pgMaxOld = float32(math.Inf(1))
 			continue
 		}
-		pgMaxOld, pgMinOld = pgMaxNew, pgMinNew
+		// With no upper bound on alpha only the upper shrinking bound is used.
+		pgMaxOld = pgMaxNew
 		if pgMaxOld <= 0 {
 			pgMaxOld = float32(math.Inf(1))
 		}
-		if pgMinOld >= 0 {
-			pgMinOld = float32(math.Inf(-1))
-		}
 	}
-	_ = pgMinOld
-	return w
+	return w, alpha
 }

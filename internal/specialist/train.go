@@ -18,7 +18,7 @@ type Config struct {
 	Features FeatureConfig `json:"features"`
 	// CharWeights and C are the hyper-parameter grid searched on the
 	// validation split: the weight of the character block and the SVM
-	// cost (inverse regularisation). Defaults {0.6, 1} and {0.3, 1}.
+	// cost (inverse regularisation). Defaults {1} and {0.1, 0.3, 1, 3}.
 	CharWeights []float32 `json:"char_weights,omitempty"`
 	C           []float64 `json:"c,omitempty"`
 	// ValFraction is the share of each label carved out for validation when
@@ -46,6 +46,9 @@ type Config struct {
 	// MaxWeights caps features×labels so the model file stays small
 	// (default 16 Mi weights ≈ 16 MiB); the most frequent features are kept.
 	MaxWeights int `json:"max_weights,omitempty"`
+	// Balanced weights each row's cost by n/(labels·n_label), so rare and
+	// frequent labels count alike (for a uniform prior at prediction time).
+	Balanced bool `json:"balanced,omitempty"`
 	// Workers bounds parallelism (default GOMAXPROCS). Results do not
 	// depend on it.
 	Workers int `json:"-"`
@@ -72,6 +75,7 @@ type Params struct {
 	OOSLabel        string        `json:"oos_label,omitempty"`
 	Seed            uint64        `json:"seed"`
 	Refit           bool          `json:"refit"`
+	Balanced        bool          `json:"balanced,omitempty"`
 }
 
 // Candidate is one grid point and its validation accuracy.
@@ -99,11 +103,13 @@ type Result struct {
 func (c Config) withDefaults() Config {
 	c.Features = c.Features.withDefaults()
 	if len(c.CharWeights) == 0 {
-		c.CharWeights = []float32{0.6, 1}
+		c.CharWeights = []float32{1}
 	}
 	if len(c.C) == 0 {
-		c.C = []float64{0.3, 1}
+		c.C = []float64{0.1, 0.3, 1, 3}
 	}
+	c.C = slices.Clone(c.C)
+	slices.Sort(c.C) // ascending, for warm starts
 	if c.ValFraction <= 0 || c.ValFraction >= 1 {
 		c.ValFraction = 0.15
 	}
@@ -212,6 +218,10 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 	yVal := labelIndices(val, labelIdx)
 
 	maxFeat := cfg.MaxWeights / len(labels)
+	var weight []float32
+	if cfg.Balanced {
+		weight = balancedWeights(yTrain, len(labels))
+	}
 	voc, idf, nfeat := buildVocab(trKeys, maxFeat, feat.NoIDF)
 	mark("vocab")
 
@@ -230,8 +240,16 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 		f.CharWeight = cw
 		xtr := buildMatrix(&f, trKeys, trEmb, voc, idf, nfeat, embDim, cfg.EmbeddingWeight)
 		xval := buildMatrix(&f, valKeys, valEmb, voc, idf, nfeat, embDim, cfg.EmbeddingWeight)
+		// Ascending C, each run warm-started from the previous one.
+		var alphas [][]float32
+		prevC := 0.0
 		for _, c := range cfg.C {
-			w, err := trainOVR(ctx, xtr, yTrain, len(labels), svmParams{C: c, MaxIter: cfg.MaxIter, Eps: cfg.Tol, Seed: cfg.Seed, Workers: cfg.Workers}, pr.step)
+			if c < prevC {
+				alphas = nil
+			}
+			prevC = c
+			w, a, err := trainOVR(ctx, xtr, yTrain, len(labels), svmParams{C: c, Weight: weight, MaxIter: cfg.MaxIter, Eps: cfg.Tol, Seed: cfg.Seed, Workers: cfg.Workers}, alphas, pr.step)
+			alphas = a
 			if err != nil {
 				return nil, nil, err
 			}
@@ -263,7 +281,7 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 	res := &Result{
 		Params: Params{
 			Features: m.feat, C: bestCand.C, Temperature: m.temperature, Threshold: m.threshold,
-			OOSLabel: cfg.OOSLabel, Seed: cfg.Seed, Refit: !cfg.NoRefit,
+			OOSLabel: cfg.OOSLabel, Seed: cfg.Seed, Refit: !cfg.NoRefit, Balanced: cfg.Balanced,
 		},
 		Candidates: cands,
 		Validation: valReport,
@@ -299,7 +317,11 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 		pr.start("refit", len(labels))
 		voc2, idf2, nfeat2 := buildVocab(allKeys, maxFeat, feat.NoIDF)
 		x := buildMatrix(&m.feat, allKeys, allEmb, voc2, idf2, nfeat2, embDim, cfg.EmbeddingWeight)
-		w, err := trainOVR(ctx, x, labelIndices(all, labelIdx), len(labels), svmParams{C: bestCand.C, MaxIter: cfg.MaxIter, Eps: cfg.Tol, Seed: cfg.Seed, Workers: cfg.Workers}, pr.step)
+		yAll := labelIndices(all, labelIdx)
+		if cfg.Balanced {
+			weight = balancedWeights(yAll, len(labels))
+		}
+		w, _, err := trainOVR(ctx, x, yAll, len(labels), svmParams{C: bestCand.C, Weight: weight, MaxIter: cfg.MaxIter, Eps: cfg.Tol, Seed: cfg.Seed, Workers: cfg.Workers}, nil, pr.step)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -312,6 +334,22 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 	m.embedder = cfg.Embedder
 	res.Duration = time.Since(start)
 	return m, res, nil
+}
+
+func balancedWeights(y []int32, nclass int) []float32 {
+	count := make([]int, nclass)
+	for _, c := range y {
+		if c >= 0 {
+			count[c]++
+		}
+	}
+	w := make([]float32, nclass)
+	for c, n := range count {
+		if n > 0 {
+			w[c] = float32(float64(len(y)) / float64(nclass*n))
+		}
+	}
+	return w
 }
 
 func labelSet(ex []Example) []string {

@@ -36,7 +36,7 @@ func synthData(n int, seed uint64) []Example {
 	return out
 }
 
-func encode(t *testing.T, m *Model) []byte {
+func encode(t testing.TB, m *Model) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if _, err := m.WriteTo(&b); err != nil {
@@ -252,5 +252,36 @@ func TestEmbeddings(t *testing.T) {
 	}
 	if r2.Accuracy != re.Accuracy {
 		t.Errorf("decoded model accuracy %.3f, want %.3f", r2.Accuracy, re.Accuracy)
+	}
+}
+
+func TestBalancedWeights(t *testing.T) {
+	got := balancedWeights([]int32{0, 0, 0, 1, -1, 2, 2, 2}, 4)
+	// 8 rows, 4 labels: weight = 8/(4·count); label 3 has no rows.
+	want := []float32{8.0 / 12, 2, 8.0 / 12, 0}
+	for i := range want {
+		if d := got[i] - want[i]; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("weights = %v, want %v", got, want)
+		}
+	}
+	ctx := context.Background()
+	// Imbalanced data: balanced costs must still train a working model.
+	data := synthData(400, 4)
+	var skewed []Example
+	for i, e := range data {
+		if e.Label != "greeting" || i%10 == 0 {
+			skewed = append(skewed, e)
+		}
+	}
+	m, res, err := Train(ctx, skewed, nil, Config{Balanced: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Params.Balanced {
+		t.Error("params do not record balanced costs")
+	}
+	rep, _ := Evaluate(ctx, m, synthData(80, 9))
+	if rep.MacroF1 < 0.9 {
+		t.Errorf("macro-F1 %.3f with balanced costs", rep.MacroF1)
 	}
 }

@@ -1,0 +1,90 @@
+package specialist
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+func sharedData(b testing.TB) string {
+	dir := os.Getenv("SWITCHYARD_DATA")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "data")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "banking77", "train.csv")); err != nil {
+		b.Skip("shared data not found; set SWITCHYARD_DATA")
+	}
+	return dir
+}
+
+func loadBanking(b testing.TB) (train, test []Example) {
+	dir := sharedData(b)
+	opt := LoadOptions{TextColumn: "text", LabelColumn: "category"}
+	train, err := LoadFile(filepath.Join(dir, "banking77", "train.csv"), opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	test, err = LoadFile(filepath.Join(dir, "banking77", "test.csv"), opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return train, test
+}
+
+// BenchmarkTrainBanking77 measures a full training run (grid search on a
+// validation split, calibration and refit) on Banking77's 10,003 rows.
+func BenchmarkTrainBanking77(b *testing.B) {
+	train, _ := loadBanking(b)
+	for b.Loop() {
+		if _, _, err := Train(context.Background(), train, nil, Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPredict measures single-message prediction (top 3) with a
+// Banking77 model and reports the p99 latency, the model file size and the
+// heap the loaded model holds.
+func BenchmarkPredict(b *testing.B) {
+	train, test := loadBanking(b)
+	m, _, err := Train(context.Background(), train, nil, Config{C: []float64{0.3}, CharWeights: []float32{1}, NoRefit: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := encode(b, m)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	loaded, err := DecodeModel(buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	ctx := context.Background()
+	texts := make([][]string, len(test))
+	for i, e := range test {
+		texts[i] = []string{e.Text}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := loaded.Predict(ctx, texts[i%len(texts)], 3); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		i++
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(len(buf))/(1<<20), "file-MiB")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+	runtime.KeepAlive(loaded)
+}
