@@ -16,6 +16,11 @@ type BenchResult struct {
 	TTFT         time.Duration // prefill plus the first sampled token
 	RSS          int64         // resident set size after the run, bytes (0 where unknown)
 	KVBytes      int64         // KV cache held by the run
+	// CPU time the process spent in each phase (0 where unknown). On a
+	// shared, oversubscribed machine tokens per CPU-second is a steadier
+	// figure than tokens per wall-second.
+	PromptCPU time.Duration
+	GenCPU    time.Duration
 }
 
 // Bench measures prompt processing and generation speed: promptTokens
@@ -43,6 +48,7 @@ func Bench(ctx context.Context, m *Model, promptTokens, genTokens int) (BenchRes
 		x = x*1664525 + 1013904223
 		prompt[i] = int(x>>8) % min(m.tok.VocabSize(), 256+1000)
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	if _, err := m.prefill(ctx, s, prompt); err != nil {
 		return r, err
@@ -50,6 +56,8 @@ func Bench(ctx context.Context, m *Model, promptTokens, genTokens int) (BenchRes
 	tok := argmax(s.logits)
 	r.TTFT = time.Since(start)
 	r.PromptTPS = float64(promptTokens) / r.TTFT.Seconds()
+	cpu1 := cpuTime()
+	r.PromptCPU = cpu1 - cpu0
 	start = time.Now()
 	for range genTokens {
 		if err := ctx.Err(); err != nil {
@@ -63,6 +71,7 @@ func Bench(ctx context.Context, m *Model, promptTokens, genTokens int) (BenchRes
 	if genTokens > 0 {
 		r.GenTPS = float64(genTokens) / time.Since(start).Seconds()
 	}
+	r.GenCPU = cpuTime() - cpu1
 	r.KVBytes = s.cache.Bytes()
 	r.RSS = rss()
 	return r, nil
