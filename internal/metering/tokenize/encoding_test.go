@@ -121,7 +121,7 @@ func TestMergeScanEqualsHeap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabets := []string{"ab", "abc ", "the quick", "中文字", "=-", "aaaaaaab"}
 	var sc heapScratch
-	for range 2000 {
+	for range 500 {
 		alpha := []rune(alphabets[rng.IntN(len(alphabets))])
 		var b strings.Builder
 		for range 2 + rng.IntN(200) {
@@ -177,6 +177,34 @@ func TestClassTableFastPaths(t *testing.T) {
 	for r := rune(0xac00); r <= 0xd7a3; r++ {
 		if got, _ := classAt(string(r), 0); got != classifySlow(r) {
 			t.Fatalf("Hangul fast path disagrees at %U", r)
+		}
+	}
+}
+
+// TestConcurrentUse shares encodings across goroutines (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	var wg sync.WaitGroup
+	counts := make([][]int, 8)
+	for g := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, name := range Names() {
+				enc, err := Get(name)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, text := range corpus {
+					counts[g] = append(counts[g], enc.Count(text))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for g := 1; g < len(counts); g++ {
+		if diff := cmp.Diff(counts[0], counts[g]); diff != "" {
+			t.Fatalf("goroutine %d counted differently:\n%s", g, diff)
 		}
 	}
 }
