@@ -33,6 +33,12 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 		}
 	case Q4_0:
 		dequantQ4_0(src, dst)
+	case Q4_1:
+		dequantQ4_1(src, dst)
+	case Q5_0:
+		dequantQ5_0(src, dst)
+	case Q5_1:
+		dequantQ5_1(src, dst)
 	case Q8_0:
 		dequantQ8_0(src, dst)
 	case Q4_K:
@@ -59,6 +65,58 @@ func dequantQ4_0(src []byte, dst []float32) {
 		for j := 0; j < QK/2; j++ {
 			y[j] = float32(int(qs[j]&0xf)-8) * d
 			y[j+QK/2] = float32(int(qs[j]>>4)-8) * d
+		}
+	}
+}
+
+// Q4_1 block (20 bytes): d f16, m f16, qs[16]; nibbles as Q4_0, value
+// q·d + m.
+func dequantQ4_1(src []byte, dst []float32) {
+	for b := 0; b < len(dst)/QK; b++ {
+		blk := src[b*20 : b*20+20]
+		d, m := f16At(blk), f16At(blk[2:])
+		qs := blk[4:20]
+		y := dst[b*QK : b*QK+QK]
+		for j := 0; j < QK/2; j++ {
+			y[j] = float32(qs[j]&0xf)*d + m
+			y[j+QK/2] = float32(qs[j]>>4)*d + m
+		}
+	}
+}
+
+// Q5_0 block (22 bytes): d f16, qh uint32, qs[16]. Element j takes its
+// fifth bit from bit j of qh (elements 16-31 from bits 16-31); value
+// (q-16)·d.
+func dequantQ5_0(src []byte, dst []float32) {
+	for b := 0; b < len(dst)/QK; b++ {
+		blk := src[b*22 : b*22+22]
+		d := f16At(blk)
+		qh := binary.LittleEndian.Uint32(blk[2:])
+		qs := blk[6:22]
+		y := dst[b*QK : b*QK+QK]
+		for j := 0; j < QK/2; j++ {
+			h0 := byte(qh>>j&1) << 4
+			h1 := byte(qh>>(j+16)&1) << 4
+			y[j] = float32(int(qs[j]&0xf|h0)-16) * d
+			y[j+QK/2] = float32(int(qs[j]>>4|h1)-16) * d
+		}
+	}
+}
+
+// Q5_1 block (24 bytes): d f16, m f16, qh uint32, qs[16]; bits as Q5_0,
+// value q·d + m.
+func dequantQ5_1(src []byte, dst []float32) {
+	for b := 0; b < len(dst)/QK; b++ {
+		blk := src[b*24 : b*24+24]
+		d, m := f16At(blk), f16At(blk[2:])
+		qh := binary.LittleEndian.Uint32(blk[4:])
+		qs := blk[8:24]
+		y := dst[b*QK : b*QK+QK]
+		for j := 0; j < QK/2; j++ {
+			h0 := byte(qh>>j&1) << 4
+			h1 := byte(qh>>(j+16)&1) << 4
+			y[j] = float32(qs[j]&0xf|h0)*d + m
+			y[j+QK/2] = float32(qs[j]>>4|h1)*d + m
 		}
 	}
 }

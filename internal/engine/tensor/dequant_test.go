@@ -18,6 +18,9 @@ func TestTypeInfo(t *testing.T) {
 		{F16, "F16", 1, 2},
 		{BF16, "BF16", 1, 2},
 		{Q4_0, "Q4_0", 32, 18},
+		{Q4_1, "Q4_1", 32, 20},
+		{Q5_0, "Q5_0", 32, 22},
+		{Q5_1, "Q5_1", 32, 24},
 		{Q8_0, "Q8_0", 32, 34},
 		{Q4_K, "Q4_K", 256, 144},
 		{Q5_K, "Q5_K", 256, 176},
@@ -37,8 +40,8 @@ func TestTypeInfo(t *testing.T) {
 	if _, err := Q4_K.RowBytes(100); !errors.Is(err, ErrLength) {
 		t.Errorf("Q4_K.RowBytes(100) error = %v, want ErrLength", err)
 	}
-	if _, err := Type(3).RowBytes(32); !errors.Is(err, ErrUnknownType) {
-		t.Errorf("Type(3).RowBytes error = %v, want ErrUnknownType", err)
+	if _, err := Type(4).RowBytes(32); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("Type(4).RowBytes error = %v, want ErrUnknownType", err)
 	}
 	if s := Type(99).String(); s != "type(99)" {
 		t.Errorf("Type(99).String() = %q", s)
@@ -56,7 +59,7 @@ func TestDequantizeErrors(t *testing.T) {
 		dst  int
 		want error
 	}{
-		{"unknown type", Type(7), 34, 32, ErrUnknownType},
+		{"unknown type", Type(5), 34, 32, ErrUnknownType},
 		{"partial block", Q8_0, 34, 31, ErrLength},
 		{"short source", Q8_0, 33, 32, ErrLength},
 		{"long source", Q4_K, 145, 256, ErrLength},
@@ -134,6 +137,61 @@ func TestDequantizeKnownBlocks(t *testing.T) {
 					return 2 * float64(e-8)
 				}
 				return 2 * float64(7-(e-16))
+			},
+		},
+		{
+			name: "Q4_1", t: Q4_1,
+			blk: func() []byte {
+				b := []byte{0x00, 0x3c, 0x00, 0xc0} // d = 1, m = -2
+				for j := 0; j < 16; j++ {
+					b = append(b, byte(15-j)|byte(j)<<4)
+				}
+				return b
+			},
+			want: func(e int, _ []byte) float64 {
+				if e < 16 {
+					return float64(15-e) - 2
+				}
+				return float64(e-16) - 2
+			},
+		},
+		{
+			name: "Q5_0", t: Q5_0,
+			blk: func() []byte {
+				// d = 0.5; fifth bits set for elements 1, 3, 16 and 31.
+				b := []byte{0x00, 0x38, 0x0a, 0x00, 0x01, 0x80}
+				for j := 0; j < 16; j++ {
+					b = append(b, byte(j)|byte(j)<<4)
+				}
+				return b
+			},
+			want: func(e int, _ []byte) float64 {
+				q := e % 16
+				if e == 1 || e == 3 || e == 16 || e == 31 {
+					q += 16
+				}
+				return 0.5 * float64(q-16)
+			},
+		},
+		{
+			name: "Q5_1", t: Q5_1,
+			blk: func() []byte {
+				// d = 2, m = 0.5; fifth bits for elements 0 and 17.
+				b := []byte{0x00, 0x40, 0x00, 0x38, 0x01, 0x00, 0x02, 0x00}
+				for j := 0; j < 16; j++ {
+					b = append(b, byte(j)<<4|byte(15-j))
+				}
+				return b
+			},
+			want: func(e int, _ []byte) float64 {
+				q := 15 - e
+				if e >= 16 {
+					q = e - 16
+				}
+				if e == 0 || e == 17 {
+					q += 16
+				}
+				return 2*float64(q) + 0.5
 			},
 		},
 		{
@@ -299,7 +357,8 @@ func roundTrip(t *testing.T, typ Type, x []float32, checkRMS bool) {
 // on normally distributed data (llama.cpp's own figures are about 0.002 for
 // Q8_0, 0.1 for Q4_0, 0.06/0.03/0.015 for Q4_K/Q5_K/Q6_K).
 var rmsBound = map[Type]float64{
-	F32: 0, F16: 1e-3, BF16: 4e-3, Q8_0: 7e-3, Q4_0: 0.12, Q4_K: 0.08, Q5_K: 0.04, Q6_K: 0.02,
+	F32: 0, F16: 1e-3, BF16: 4e-3, Q8_0: 7e-3, Q4_0: 0.12, Q4_1: 0.1, Q5_0: 0.06, Q5_1: 0.05,
+	Q4_K: 0.08, Q5_K: 0.04, Q6_K: 0.02,
 }
 
 // elemBound is the largest error element i of x may get from a round trip.
@@ -325,6 +384,16 @@ func elemBound(t Type, x []float32, i int) float64 {
 	case Q4_0:
 		// The extreme maps to -8; its opposite clamps at +7: one step.
 		return blockMax(QK) / 8 * (1 + 8*math.Ldexp(1, -11)) * 1.0001
+	case Q5_0:
+		// As Q4_0 with 16 steps a side.
+		return blockMax(QK) / 16 * (1 + 16*math.Ldexp(1, -11)) * 1.0001
+	case Q4_1, Q5_1:
+		// Half a step of the block's range, plus the f16 rounding of d
+		// (times up to nmax steps) and of the min.
+		lo, hi := minMax(x[i/QK*QK : i/QK*QK+QK])
+		steps := map[Type]float64{Q4_1: 15, Q5_1: 31}[t]
+		d := float64(hi-lo) / steps
+		return (d/2+d*steps*math.Ldexp(1, -11)+math.Max(math.Abs(float64(lo)), math.Abs(float64(hi)))*math.Ldexp(1, -11))*1.001 + 1e-7
 	case Q4_K, Q5_K:
 		// At worst a sub-block's own range split into nmax steps, with
 		// the 6-bit scale and min rounding on top: a loose bound of two

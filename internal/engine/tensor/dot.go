@@ -24,6 +24,7 @@ type fDotFunc func(w []byte, x []float32) float32
 type kernels struct {
 	name                      string
 	q8_0, q4_0, q4K, q5K, q6K qDotFunc
+	q4_1, q5_0, q5_1          qDotFunc
 	f32, f16, bf16            fDotFunc
 	dot                       func(a, b []float32) float32
 	quantQ8, quantQ8K         func(x []float32, qs []int8, d []float32, bs []int16)
@@ -32,6 +33,7 @@ type kernels struct {
 var goKernels = kernels{
 	name: "go",
 	q8_0: dotQ8_0Go, q4_0: dotQ4_0Go, q4K: dotQ4KGo, q5K: dotQ5KGo, q6K: dotQ6KGo,
+	q4_1: dotQ4_1Go, q5_0: dotQ5_0Go, q5_1: dotQ5_1Go,
 	f32: dotF32BytesGo, f16: dotF16Go, bf16: dotBF16Go,
 	dot:     dotGo,
 	quantQ8: quantActQ8Go, quantQ8K: quantActQ8KGo,
@@ -61,6 +63,12 @@ func (ks *kernels) rowFuncs(t Type) (qDotFunc, fDotFunc) {
 		return ks.q8_0, nil
 	case Q4_0:
 		return ks.q4_0, nil
+	case Q4_1:
+		return ks.q4_1, nil
+	case Q5_0:
+		return ks.q5_0, nil
+	case Q5_1:
+		return ks.q5_1, nil
 	case Q4_K:
 		return ks.q4K, nil
 	case Q5_K:
@@ -150,6 +158,65 @@ func dotQ4_0Go(w []byte, xq []int8, xd []float32, _ []int16) float32 {
 			s += (int32(q[j]&0xf)-8)*int32(x[j]) + (int32(q[j]>>4)-8)*int32(x[j+QK/2])
 		}
 		sum += tab[binary.LittleEndian.Uint16(blk)] * xd[b] * float32(s)
+	}
+	return sum
+}
+
+// dotQ4_1Go: Σ (q·d + m)·x = d·Σ q·x + m·Σ x per block.
+func dotQ4_1Go(w []byte, xq []int8, xd []float32, _ []int16) float32 {
+	tab := f16Table()
+	var sum float32
+	for b := range xd {
+		blk := w[b*20 : b*20+20]
+		q := blk[4:20]
+		x := xq[b*QK : b*QK+QK]
+		var s, sx int32
+		for j := 0; j < QK/2; j++ {
+			s += int32(q[j]&0xf)*int32(x[j]) + int32(q[j]>>4)*int32(x[j+QK/2])
+			sx += int32(x[j]) + int32(x[j+QK/2])
+		}
+		d, m := tab[binary.LittleEndian.Uint16(blk)], tab[binary.LittleEndian.Uint16(blk[2:])]
+		sum += xd[b] * (d*float32(s) + m*float32(sx))
+	}
+	return sum
+}
+
+func dotQ5_0Go(w []byte, xq []int8, xd []float32, _ []int16) float32 {
+	tab := f16Table()
+	var sum float32
+	for b := range xd {
+		blk := w[b*22 : b*22+22]
+		qh := binary.LittleEndian.Uint32(blk[2:])
+		q := blk[6:22]
+		x := xq[b*QK : b*QK+QK]
+		var s int32
+		for j := 0; j < QK/2; j++ {
+			q0 := int32(q[j]&0xf) | int32(qh>>j&1)<<4
+			q1 := int32(q[j]>>4) | int32(qh>>(j+16)&1)<<4
+			s += (q0-16)*int32(x[j]) + (q1-16)*int32(x[j+QK/2])
+		}
+		sum += tab[binary.LittleEndian.Uint16(blk)] * xd[b] * float32(s)
+	}
+	return sum
+}
+
+func dotQ5_1Go(w []byte, xq []int8, xd []float32, _ []int16) float32 {
+	tab := f16Table()
+	var sum float32
+	for b := range xd {
+		blk := w[b*24 : b*24+24]
+		qh := binary.LittleEndian.Uint32(blk[4:])
+		q := blk[8:24]
+		x := xq[b*QK : b*QK+QK]
+		var s, sx int32
+		for j := 0; j < QK/2; j++ {
+			q0 := int32(q[j]&0xf) | int32(qh>>j&1)<<4
+			q1 := int32(q[j]>>4) | int32(qh>>(j+16)&1)<<4
+			s += q0*int32(x[j]) + q1*int32(x[j+QK/2])
+			sx += int32(x[j]) + int32(x[j+QK/2])
+		}
+		d, m := tab[binary.LittleEndian.Uint16(blk)], tab[binary.LittleEndian.Uint16(blk[2:])]
+		sum += xd[b] * (d*float32(s) + m*float32(sx))
 	}
 	return sum
 }

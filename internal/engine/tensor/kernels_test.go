@@ -88,9 +88,9 @@ func fixScales(t Type, w []byte, r interface{ Float64() float64 }) {
 	bb := t.BytesPerBlock()
 	for b := 0; b < len(w)/bb; b++ {
 		switch t {
-		case Q4_0, Q8_0:
+		case Q4_0, Q5_0, Q8_0:
 			put(b * bb)
-		case Q4_K, Q5_K:
+		case Q4_1, Q5_1, Q4_K, Q5_K:
 			put(b * bb)
 			put(b*bb + 2)
 		case Q6_K:

@@ -17,7 +17,7 @@ func refMatMul(t *testing.T, typ Type, w []byte, x []float32, n, rows, cols int)
 	if err := Dequantize(typ, w, wf); err != nil {
 		t.Fatal(err)
 	}
-	bs := map[Type]int{Q4_0: QK, Q8_0: QK, Q4_K: QKK, Q5_K: QKK, Q6_K: QKK}[typ]
+	bs := map[Type]int{Q4_0: QK, Q4_1: QK, Q5_0: QK, Q5_1: QK, Q8_0: QK, Q4_K: QKK, Q5_K: QKK, Q6_K: QKK}[typ]
 	want, tol = make([]float64, n*rows), make([]float64, n*rows)
 	for i := 0; i < n; i++ {
 		xi := x[i*cols : (i+1)*cols]
@@ -89,7 +89,7 @@ func TestMatMul(t *testing.T) {
 func TestMatVecQuantizedExact(t *testing.T) {
 	r := newRand(4)
 	const rows, cols = 9, 1024
-	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
+	for _, typ := range []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K} {
 		t.Run(typ.String(), func(t *testing.T) {
 			w, _ := Quantize(typ, randVec(r, rows*cols, 0.5))
 			wf := make([]float32, rows*cols)

@@ -69,3 +69,39 @@ func TestOps(t *testing.T) {
 		t.Errorf("Softmax with -Inf = %v", m)
 	}
 }
+
+func TestExpf(t *testing.T) {
+	check := func(x float32) {
+		got := float64(expf(x))
+		want := math.Exp(float64(x))
+		if want < 1.2e-38 { // below float32's normal range: flushed
+			if got != 0 && math.Abs(got-want) > 1.2e-38 {
+				t.Fatalf("expf(%g) = %g, want %g", x, got, want)
+			}
+			return
+		}
+		if want > math.MaxFloat32 {
+			if !math.IsInf(got, 1) {
+				t.Fatalf("expf(%g) = %g, want +Inf", x, got)
+			}
+			return
+		}
+		ulp := float64(math.Nextafter32(float32(want), float32(math.Inf(1)))) - float64(float32(want))
+		if math.Abs(got-want) > 2*ulp {
+			t.Fatalf("expf(%g) = %g, want %g (%.1f ulp off)", x, got, want, math.Abs(got-want)/ulp)
+		}
+	}
+	for x := float32(-90); x < 90; x += 0.00731 {
+		check(x)
+	}
+	r := newRand(8)
+	for range 100000 {
+		check(float32(r.Float64()*180 - 90))
+	}
+	for _, x := range []float32{0, 1, -1, 88.72, 88.7228, 88.72284, -87.3365, -87.33655, float32(math.Inf(-1)), float32(math.Inf(1))} {
+		check(x)
+	}
+	if v := expf(float32(math.NaN())); v == v {
+		t.Errorf("expf(NaN) = %g", v)
+	}
+}

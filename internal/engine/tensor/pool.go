@@ -240,7 +240,7 @@ type act struct {
 func (a *act) prepare(t Type, n, cols int) bool {
 	var bsz int
 	switch t {
-	case Q4_0, Q8_0:
+	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0:
 		bsz = QK
 	case Q4_K, Q5_K, Q6_K:
 		bsz = QKK

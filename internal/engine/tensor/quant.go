@@ -31,6 +31,12 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 		}
 	case Q4_0:
 		quantQ4_0(src, dst)
+	case Q4_1:
+		quantQ4_1(src, dst)
+	case Q5_0:
+		quantQ5_0(src, dst)
+	case Q5_1:
+		quantQ5_1(src, dst)
 	case Q8_0:
 		quantQ8_0(src, dst)
 	case Q4_K:
@@ -70,6 +76,91 @@ func quantQ4_0(src []float32, dst []byte) {
 			x1 := x[j+QK/2]*id + 8.5
 			blk[2+j] = uint8(min(15, int8(x0))) | uint8(min(15, int8(x1)))<<4
 		}
+	}
+}
+
+// minMax returns the smallest and largest of x.
+func minMax(x []float32) (lo, hi float32) {
+	lo, hi = x[0], x[0]
+	for _, v := range x[1:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
+}
+
+// quantQ4_1 follows ggml's quantize_row_q4_1_ref.
+func quantQ4_1(src []float32, dst []byte) {
+	for b := 0; b < len(src)/QK; b++ {
+		x := src[b*QK : b*QK+QK]
+		lo, hi := minMax(x)
+		d := (hi - lo) / 15
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		blk := dst[b*20 : b*20+20]
+		binary.LittleEndian.PutUint16(blk, F32ToF16(d))
+		binary.LittleEndian.PutUint16(blk[2:], F32ToF16(lo))
+		for j := 0; j < QK/2; j++ {
+			x0 := (x[j]-lo)*id + 0.5
+			x1 := (x[j+QK/2]-lo)*id + 0.5
+			blk[4+j] = uint8(min(15, int8(x0))) | uint8(min(15, int8(x1)))<<4
+		}
+	}
+}
+
+// quantQ5_0 follows ggml's quantize_row_q5_0_ref: the element of largest
+// magnitude maps to -16.
+func quantQ5_0(src []float32, dst []byte) {
+	for b := 0; b < len(src)/QK; b++ {
+		x := src[b*QK : b*QK+QK]
+		var amax, mx float32
+		for _, v := range x {
+			if a := abs32(v); amax < a {
+				amax, mx = a, v
+			}
+		}
+		d := mx / -16
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		blk := dst[b*22 : b*22+22]
+		binary.LittleEndian.PutUint16(blk, F32ToF16(d))
+		var qh uint32
+		for j := 0; j < QK/2; j++ {
+			xi0 := uint8(min(31, int8(x[j]*id+16.5)))
+			xi1 := uint8(min(31, int8(x[j+QK/2]*id+16.5)))
+			blk[6+j] = xi0&0xf | (xi1&0xf)<<4
+			qh |= uint32(xi0>>4) << j
+			qh |= uint32(xi1>>4) << (j + QK/2)
+		}
+		binary.LittleEndian.PutUint32(blk[2:], qh)
+	}
+}
+
+// quantQ5_1 follows ggml's quantize_row_q5_1_ref.
+func quantQ5_1(src []float32, dst []byte) {
+	for b := 0; b < len(src)/QK; b++ {
+		x := src[b*QK : b*QK+QK]
+		lo, hi := minMax(x)
+		d := (hi - lo) / 31
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		blk := dst[b*24 : b*24+24]
+		binary.LittleEndian.PutUint16(blk, F32ToF16(d))
+		binary.LittleEndian.PutUint16(blk[2:], F32ToF16(lo))
+		var qh uint32
+		for j := 0; j < QK/2; j++ {
+			xi0 := uint8(min(31, int8((x[j]-lo)*id+0.5)))
+			xi1 := uint8(min(31, int8((x[j+QK/2]-lo)*id+0.5)))
+			blk[8+j] = xi0&0xf | (xi1&0xf)<<4
+			qh |= uint32(xi0>>4) << j
+			qh |= uint32(xi1>>4) << (j + QK/2)
+		}
+		binary.LittleEndian.PutUint32(blk[4:], qh)
 	}
 }
 

@@ -14,6 +14,9 @@ const (
 	F32  Type = 0
 	F16  Type = 1
 	Q4_0 Type = 2
+	Q4_1 Type = 3
+	Q5_0 Type = 6
+	Q5_1 Type = 7
 	Q8_0 Type = 8
 	Q4_K Type = 12
 	Q5_K Type = 13
@@ -45,6 +48,9 @@ var typeInfos = map[Type]typeInfo{
 	F16:  {"F16", 1, 2},
 	BF16: {"BF16", 1, 2},
 	Q4_0: {"Q4_0", QK, 2 + QK/2},
+	Q4_1: {"Q4_1", QK, 2 + 2 + QK/2},
+	Q5_0: {"Q5_0", QK, 2 + 4 + QK/2},
+	Q5_1: {"Q5_1", QK, 2 + 2 + 4 + QK/2},
 	Q8_0: {"Q8_0", QK, 2 + QK},
 	Q4_K: {"Q4_K", QKK, 2 + 2 + 12 + QKK/2},
 	Q5_K: {"Q5_K", QKK, 2 + 2 + 12 + QKK/8 + QKK/2},
@@ -52,7 +58,7 @@ var typeInfos = map[Type]typeInfo{
 }
 
 // Types lists the supported types in ascending id order.
-func Types() []Type { return []Type{F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16} }
+func Types() []Type { return []Type{F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16} }
 
 // Valid reports whether t is a type this package supports.
 func (t Type) Valid() bool { _, ok := typeInfos[t]; return ok }
