@@ -105,6 +105,9 @@ func (t *Tokenizer) encodeSPM(out []int, text []byte) []int {
 		}
 		a, b := syms[left], syms[right]
 		s := text[a.start : b.start+b.n]
+		if len(s) > t.maxLen {
+			return
+		}
 		id, ok := t.toID[string(s)]
 		if !ok {
 			return

@@ -63,6 +63,7 @@ type Tokenizer struct {
 	types   []TokenType
 	rstrip  []bool // per token: absorb following whitespace when split out of raw text
 	toID    map[string]int
+	maxLen  int      // longest token text in bytes
 	pieces  [][]byte // decoded bytes of each token (empty for control/unknown)
 	ranks   map[mergePair]int
 	byteTok [256]int // id of the token for each raw byte (byte fallback), or None
@@ -106,6 +107,7 @@ func New(v Vocab) (*Tokenizer, error) {
 		}
 		t.tokens[i] = s
 		t.toID[s] = i // last one wins on duplicates, as in llama.cpp
+		t.maxLen = max(t.maxLen, len(s))
 		if v.Scores != nil {
 			t.scores[i] = v.Scores[i]
 		}
