@@ -152,11 +152,11 @@ func (e *Encoding) Count(text string) int {
 		}
 		if sc == nil {
 			sc = e.scratch()
-			defer e.pool.Put(sc)
 		}
 		sc.parts = e.vocab.mergeHeap(piece, sc.parts, sc)
 		n += len(sc.parts) - 1
 	}
+	e.release(sc)
 	return n
 }
 
@@ -189,7 +189,6 @@ func (e *Encoding) AppendEncode(dst []int, text string) []int {
 		} else {
 			if sc == nil {
 				sc = e.scratch()
-				defer e.pool.Put(sc)
 			}
 			sc.parts = e.vocab.mergeHeap(piece, sc.parts, sc)
 			parts = sc.parts
@@ -198,6 +197,7 @@ func (e *Encoding) AppendEncode(dst []int, text string) []int {
 			dst = append(dst, int(e.vocab.rank(piece[parts[k].start:parts[k+1].start])))
 		}
 	}
+	e.release(sc)
 	return dst
 }
 
@@ -254,6 +254,14 @@ func (e *Encoding) AppendDecode(dst []byte, ids []int) ([]byte, error) {
 		dst = append(dst, s...)
 	}
 	return dst, nil
+}
+
+// release returns sc to the pool unless it is nil or was grown by a huge
+// piece, which should not stay pinned.
+func (e *Encoding) release(sc *heapScratch) {
+	if sc != nil && cap(sc.nodes) <= 1<<16 {
+		e.pool.Put(sc)
+	}
 }
 
 func (e *Encoding) scratch() *heapScratch {
