@@ -84,6 +84,7 @@ TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-36
 	ONES16
 
 q80pair:
+	PREFETCHT0 768(SI) // about 1 KiB ahead: start the next lines early
 	CMPQ CX, $2
 	JLT  q80tail
 	BLOCKSCALE(0)
@@ -134,6 +135,7 @@ TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-36
 	VXORPS Y6, Y6, Y6
 
 q80vpair:
+	PREFETCHT0 768(SI) // about 1 KiB ahead: start the next lines early
 	CMPQ CX, $2
 	JLT  q80vtail
 	BLOCKSCALE(0)
@@ -197,6 +199,7 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-36
 	ONES16
 
 q40pair:
+	PREFETCHT0 768(SI) // about 1 KiB ahead: start the next lines early
 	CMPQ CX, $2
 	JLT  q40tail
 	BLOCKSCALE(0)
@@ -249,6 +252,7 @@ TEXT ·dotQ4_0VNNI(SB), NOSPLIT, $0-36
 	VMOVDQU bytes8<>(SB), Y12
 
 q40vpair:
+	PREFETCHT0 768(SI) // about 1 KiB ahead: start the next lines early
 	CMPQ CX, $2
 	JLT  q40vtail
 	BLOCKSCALE(0)
@@ -303,6 +307,8 @@ TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
 f32four:
 	CMPQ        CX, $32
 	JLT         f32one
+	PREFETCHT0  1024(SI)
+	PREFETCHT0  1088(SI)
 	VMOVUPS     (SI), Y1
 	VMOVUPS     32(SI), Y2
 	VMOVUPS     64(SI), Y3
@@ -349,6 +355,7 @@ TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
 f16four:
 	CMPQ        CX, $32
 	JLT         f16one
+	PREFETCHT0  1024(SI)
 	VCVTPH2PS   (SI), Y1
 	VCVTPH2PS   16(SI), Y2
 	VCVTPH2PS   32(SI), Y3

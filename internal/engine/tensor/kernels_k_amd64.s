@@ -134,6 +134,9 @@ TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-44
 	JZ      q4kdone
 
 q4kloop:
+	PREFETCHT0 768(SI) // prefetch about 1 KiB ahead
+	PREFETCHT0 832(SI)
+	PREFETCHT0 896(SI)
 	K4SCALES
 	K4MINS
 	K4SCALEWORDS
@@ -190,6 +193,9 @@ TEXT ·dotQ5KAVX2(SB), NOSPLIT, $32-44
 	JZ      q5kdone
 
 q5kloop:
+	PREFETCHT0 768(SI) // prefetch about 1 KiB ahead
+	PREFETCHT0 832(SI)
+	PREFETCHT0 896(SI)
 	K4SCALES
 	K4MINS
 	K4SCALEWORDS
@@ -262,6 +268,10 @@ TEXT ·dotQ6KAVX2(SB), NOSPLIT, $32-44
 	JZ      q6kdone
 
 q6kloop:
+	PREFETCHT0 768(SI) // prefetch about 1 KiB ahead
+	PREFETCHT0 832(SI)
+	PREFETCHT0 896(SI)
+	PREFETCHT0 960(SI)
 	VPMOVSXBW 192(SI), Y8 // sixteen int8 scales → int16
 	VMOVDQU   Y8, 0(SP)
 	VPMADDWD  (BX), Y8, Y9 // Σ sc·bs, in pairs
