@@ -18,7 +18,7 @@ type Config struct {
 	Features FeatureConfig `json:"features"`
 	// CharWeights and C are the hyper-parameter grid searched on the
 	// validation split: the weight of the character block and the SVM
-	// cost (inverse regularisation). Defaults {1} and {0.1, 0.3, 1, 3}.
+	// cost (inverse regularisation). Defaults {1} and {0.1, 0.3, 1}.
 	CharWeights []float32 `json:"char_weights,omitempty"`
 	C           []float64 `json:"c,omitempty"`
 	// ValFraction is the share of each label carved out for validation when
@@ -106,7 +106,7 @@ func (c Config) withDefaults() Config {
 		c.CharWeights = []float32{1}
 	}
 	if len(c.C) == 0 {
-		c.C = []float64{0.1, 0.3, 1, 3}
+		c.C = []float64{0.1, 0.3, 1}
 	}
 	c.C = slices.Clone(c.C)
 	slices.Sort(c.C) // ascending, for warm starts

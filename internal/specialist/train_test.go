@@ -63,7 +63,7 @@ func TestTrainPredict(t *testing.T) {
 	if got := strings.Join(stages, ","); got != "features,search,refit" {
 		t.Errorf("stages = %s", got)
 	}
-	if len(res.Candidates) != 4 || res.ValRows == 0 || res.Validation == nil {
+	if len(res.Candidates) != 3 || res.ValRows == 0 || res.Validation == nil {
 		t.Errorf("result = %+v", res)
 	}
 	rep, err := Evaluate(ctx, m, test)
