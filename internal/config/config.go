@@ -1,0 +1,310 @@
+// Package config is Switchyard's configuration: one typed struct decoded
+// strictly from YAML (unknown keys rejected, ${ENV} expanded), defaults set
+// in one place, and Validate joining every problem with file:line.
+//
+// It is the only package that reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a switchyard process.
+type Config struct {
+	Server  Server  `yaml:"server"`
+	DataDir string  `yaml:"data_dir"`
+	Router  Router  `yaml:"router"`
+	Models  []Model `yaml:"models"`
+
+	// File is the path the config was read from ("" for defaults).
+	File string `yaml:"-"`
+}
+
+// Server holds the HTTP listener settings.
+type Server struct {
+	Addr            string   `yaml:"addr"`
+	MaxBodyBytes    int64    `yaml:"max_body_bytes"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	LogLevel        string   `yaml:"log_level"`
+	LogFormat       string   `yaml:"log_format"`
+	// LogPrompts adds prompt text to request logs; off by default.
+	LogPrompts bool `yaml:"log_prompts"`
+}
+
+// Router holds the defaults for routing and resilience.
+type Router struct {
+	Strategy string  `yaml:"strategy"`
+	Breaker  Breaker `yaml:"breaker"`
+	Backoff  Backoff `yaml:"backoff"`
+}
+
+// Breaker configures the per-deployment circuit breaker.
+type Breaker struct {
+	Failures int      `yaml:"failures"`
+	Cooldown Duration `yaml:"cooldown"`
+}
+
+// Backoff configures retry delays: exponential from Initial, capped at Max,
+// with full jitter. MaxWait caps how long a Retry-After is honoured.
+type Backoff struct {
+	Initial Duration `yaml:"initial"`
+	Max     Duration `yaml:"max"`
+	MaxWait Duration `yaml:"max_wait"`
+}
+
+// Model is one public model name and the deployments that serve it.
+type Model struct {
+	Name        string       `yaml:"name"`
+	Fallbacks   []string     `yaml:"fallbacks"`
+	MaxRetries  *int         `yaml:"max_retries"`
+	Strategy    string       `yaml:"strategy"`
+	Deployments []Deployment `yaml:"deployments"`
+
+	Line int `yaml:"-"`
+}
+
+// Deployment is one upstream that can serve a model. Common fields are
+// typed here; Options holds the provider-specific rest, decoded strictly by
+// the provider's own factory.
+type Deployment struct {
+	ID       string `yaml:"id"`
+	Provider string `yaml:"provider"`
+	Model    string `yaml:"model"`
+	Weight   *int   `yaml:"weight"`
+	Price    *Price `yaml:"price"`
+
+	// Options are the remaining keys (base_url, api_key, timeouts, …),
+	// decoded by the provider kind's factory.
+	Options Node `yaml:"-"`
+	Line    int  `yaml:"-"`
+}
+
+// Price is a deployment's list price per 1M tokens, in Currency.
+type Price struct {
+	Input       float64 `yaml:"input"`
+	CachedInput float64 `yaml:"cached_input"`
+	Output      float64 `yaml:"output"`
+	Currency    string  `yaml:"currency"`
+}
+
+// Duration is a time.Duration written as "60s", "1m30s" or a number of seconds.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the configuration used with no file.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.Server.Addr == "" {
+		c.Server.Addr = "127.0.0.1:8080"
+	}
+	if c.Server.MaxBodyBytes == 0 {
+		c.Server.MaxBodyBytes = 20 << 20
+	}
+	if c.Server.ShutdownTimeout == 0 {
+		c.Server.ShutdownTimeout = Duration(30 * time.Second)
+	}
+	if c.Server.LogLevel == "" {
+		c.Server.LogLevel = "info"
+	}
+	if c.Server.LogFormat == "" {
+		c.Server.LogFormat = "text"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./switchyard-data"
+	}
+	if c.Router.Strategy == "" {
+		c.Router.Strategy = "weighted"
+	}
+	if c.Router.Breaker.Failures == 0 {
+		c.Router.Breaker.Failures = 5
+	}
+	if c.Router.Breaker.Cooldown == 0 {
+		c.Router.Breaker.Cooldown = Duration(30 * time.Second)
+	}
+	if c.Router.Backoff.Initial == 0 {
+		c.Router.Backoff.Initial = Duration(100 * time.Millisecond)
+	}
+	if c.Router.Backoff.Max == 0 {
+		c.Router.Backoff.Max = Duration(5 * time.Second)
+	}
+	if c.Router.Backoff.MaxWait == 0 {
+		c.Router.Backoff.MaxWait = Duration(10 * time.Second)
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		if m.MaxRetries == nil {
+			two := 2
+			m.MaxRetries = &two
+		}
+		if m.Strategy == "" {
+			m.Strategy = c.Router.Strategy
+		}
+		for j := range m.Deployments {
+			d := &m.Deployments[j]
+			if d.Model == "" {
+				d.Model = m.Name
+			}
+			if d.Weight == nil {
+				one := 1
+				d.Weight = &one
+			}
+			if d.ID == "" {
+				d.ID = fmt.Sprintf("%s-%d", m.Name, j+1)
+			}
+		}
+	}
+}
+
+// Strategies the router implements.
+var Strategies = []string{"weighted", "least_outstanding"}
+
+// Validate checks the whole configuration and returns every problem found,
+// joined, each naming file:line and the field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(line int, field, format string, args ...any) {
+		errs = append(errs, &FieldError{File: c.File, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Server.MaxBodyBytes < 0 {
+		bad(0, "server.max_body_bytes", "must be positive")
+	}
+	switch c.Server.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad(0, "server.log_level", "must be one of debug, info, warn, error")
+	}
+	switch c.Server.LogFormat {
+	case "text", "json":
+	default:
+		bad(0, "server.log_format", "must be text or json")
+	}
+	if !validStrategy(c.Router.Strategy) {
+		bad(0, "router.strategy", "unknown strategy %q (want one of %s)", c.Router.Strategy, strings.Join(Strategies, ", "))
+	}
+	if c.Router.Breaker.Failures < 0 {
+		bad(0, "router.breaker.failures", "must not be negative")
+	}
+	names := map[string]int{}
+	ids := map[string]int{}
+	for i, m := range c.Models {
+		field := fmt.Sprintf("models[%d]", i)
+		if m.Name == "" {
+			bad(m.Line, field+".name", "is required")
+		} else if prev, dup := names[m.Name]; dup {
+			bad(m.Line, field+".name", "duplicate model name %q (first at line %d)", m.Name, prev)
+		} else {
+			names[m.Name] = m.Line
+		}
+		if m.MaxRetries != nil && *m.MaxRetries < 0 {
+			bad(m.Line, field+".max_retries", "must not be negative")
+		}
+		if !validStrategy(m.Strategy) {
+			bad(m.Line, field+".strategy", "unknown strategy %q (want one of %s)", m.Strategy, strings.Join(Strategies, ", "))
+		}
+		if len(m.Deployments) == 0 {
+			bad(m.Line, field+".deployments", "at least one deployment is required")
+		}
+		for j, d := range m.Deployments {
+			df := fmt.Sprintf("%s.deployments[%d]", field, j)
+			if d.Provider == "" {
+				bad(d.Line, df+".provider", "is required")
+			}
+			if prev, dup := ids[d.ID]; dup {
+				bad(d.Line, df+".id", "duplicate deployment id %q (first at line %d)", d.ID, prev)
+			} else {
+				ids[d.ID] = d.Line
+			}
+			if d.Weight != nil && *d.Weight < 0 {
+				bad(d.Line, df+".weight", "must not be negative")
+			}
+			if p := d.Price; p != nil {
+				if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
+					bad(d.Line, df+".price", "prices must not be negative")
+				}
+				switch p.Currency {
+				case "", "USD", "CNY":
+				default:
+					bad(d.Line, df+".price.currency", "unknown currency %q (want USD or CNY)", p.Currency)
+				}
+			}
+		}
+	}
+	for i, m := range c.Models {
+		for _, fb := range m.Fallbacks {
+			if _, ok := names[fb]; !ok {
+				bad(m.Line, fmt.Sprintf("models[%d].fallbacks", i), "unknown model %q", fb)
+			}
+			if fb == m.Name {
+				bad(m.Line, fmt.Sprintf("models[%d].fallbacks", i), "a model cannot fall back to itself")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validStrategy(s string) bool {
+	for _, v := range Strategies {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// FieldError is one configuration problem.
+type FieldError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	loc := e.File
+	if loc == "" {
+		loc = "config"
+	}
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", loc, e.Line)
+	}
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Env is the view of the process environment the rest of the program gets.
+type Env struct {
+	DataDir  string // SWITCHYARD_DATA_DIR
+	AdminKey string // SWITCHYARD_ADMIN_KEY
+	Config   string // SWITCHYARD_CONFIG
+}
+
+// ReadEnv reads the SWITCHYARD_* variables.
+func ReadEnv() Env {
+	return Env{
+		DataDir:  os.Getenv("SWITCHYARD_DATA_DIR"),
+		AdminKey: os.Getenv("SWITCHYARD_ADMIN_KEY"),
+		Config:   os.Getenv("SWITCHYARD_CONFIG"),
+	}
+}
+
+// Redacted is a secret string that prints redacted in logs and fmt.
+type Redacted string
+
+func (Redacted) String() string { return "[redacted]" }
+
+// LogValue implements slog.LogValuer.
+func (Redacted) LogValue() slog.Value { return slog.StringValue("[redacted]") }
