@@ -1,0 +1,265 @@
+// Package fakeai is a scriptable OpenAI-compatible upstream for tests and
+// benchmarks: it answers chat, completion and embedding requests, and can
+// be told to fail, rate-limit, delay, stream slowly or drop the connection.
+// It records what it received and whether callers cancelled.
+package fakeai
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Behavior is how the upstream answers one request.
+type Behavior struct {
+	Status     int           // non-200: answer with an OpenAI error of this status
+	RetryAfter string        // Retry-After header on errors
+	Delay      time.Duration // before the response headers
+	Chunks     int           // stream: content chunks (default 3)
+	ChunkDelay time.Duration // stream: gap between chunks
+	DropAfter  int           // stream: close the connection after this many chunks (0: never)
+	Hang       bool          // never answer; wait for the caller to cancel
+	Content    string        // answer text (default "Hello from fakeai")
+	NoUsage    bool          // leave usage out
+}
+
+// Server is a running fake upstream.
+type Server struct {
+	URL string // base URL including /v1
+
+	srv  *http.Server
+	ln   net.Listener
+	mu   sync.Mutex
+	next []Behavior
+	def  Behavior
+
+	Requests atomic.Int64
+	Canceled atomic.Int64
+	bodies   []json.RawMessage
+	headers  []http.Header
+	done     chan struct{}
+}
+
+// Start listens on 127.0.0.1 on a free port.
+func Start() (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{ln: ln, URL: "http://" + ln.Addr().String() + "/v1", done: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("POST /v1/completions", s.completion)
+	mux.HandleFunc("POST /v1/embeddings", s.embedding)
+	s.srv = &http.Server{Handler: mux}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() {
+	close(s.done)
+	s.srv.Close()
+}
+
+// SetDefault sets the behavior used when no scripted one is queued.
+func (s *Server) SetDefault(b Behavior) {
+	s.mu.Lock()
+	s.def = b
+	s.mu.Unlock()
+}
+
+// Script queues behaviors for the next requests, in order.
+func (s *Server) Script(bs ...Behavior) {
+	s.mu.Lock()
+	s.next = append(s.next, bs...)
+	s.mu.Unlock()
+}
+
+// Bodies returns the request bodies received so far.
+func (s *Server) Bodies() []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]json.RawMessage(nil), s.bodies...)
+}
+
+// Headers returns the request headers received so far.
+func (s *Server) Headers() []http.Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]http.Header(nil), s.headers...)
+}
+
+// Record keeps request bodies and headers (off by default, for benchmarks).
+var Record = true
+
+type request struct {
+	Model         string `json:"model"`
+	Stream        bool   `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+func (s *Server) begin(w http.ResponseWriter, r *http.Request) (request, Behavior, bool) {
+	s.Requests.Add(1)
+	var req request
+	body := make([]byte, 0, 1024)
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Body.Read(buf)
+		body = append(body, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	json.Unmarshal(body, &req)
+	s.mu.Lock()
+	b := s.def
+	if len(s.next) > 0 {
+		b = s.next[0]
+		s.next = s.next[1:]
+	}
+	if Record {
+		s.bodies = append(s.bodies, json.RawMessage(body))
+		s.headers = append(s.headers, r.Header.Clone())
+	}
+	s.mu.Unlock()
+	if b.Hang {
+		select {
+		case <-r.Context().Done():
+			s.Canceled.Add(1)
+		case <-s.done:
+		}
+		return req, b, false
+	}
+	if b.Delay > 0 {
+		select {
+		case <-time.After(b.Delay):
+		case <-r.Context().Done():
+			s.Canceled.Add(1)
+			return req, b, false
+		}
+	}
+	if b.Status != 0 && b.Status != http.StatusOK {
+		if b.RetryAfter != "" {
+			w.Header().Set("Retry-After", b.RetryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(b.Status)
+		w.Write([]byte(`{"error":{"message":"fakeai status ` + strconv.Itoa(b.Status) + `","type":"fake_error","param":null,"code":"fake_` + strconv.Itoa(b.Status) + `"}}`))
+		return req, b, false
+	}
+	return req, b, true
+}
+
+func content(b Behavior) string {
+	if b.Content != "" {
+		return b.Content
+	}
+	return "Hello from fakeai"
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.begin(w, r)
+	if !ok {
+		return
+	}
+	if !req.Stream {
+		out, _ := json.Marshal(map[string]any{
+			"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": content(b)}}},
+			"usage": usageOf(b, 12, 5),
+		})
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(out)
+		return
+	}
+	n := b.Chunks
+	if n == 0 {
+		n = 3
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	fl := w.(http.Flusher)
+	for i := 0; i < n; i++ {
+		if b.DropAfter > 0 && i == b.DropAfter {
+			fl.Flush()
+			if hj, ok := w.(http.Hijacker); ok {
+				c, _, err := hj.Hijack()
+				if err == nil {
+					c.Close()
+				}
+			}
+			return
+		}
+		if i > 0 && b.ChunkDelay > 0 {
+			select {
+			case <-time.After(b.ChunkDelay):
+			case <-r.Context().Done():
+				s.Canceled.Add(1)
+				return
+			}
+		}
+		piece := content(b)
+		if n > 1 {
+			piece = "tok" + strconv.Itoa(i) + " "
+		}
+		chunk := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
+			`,"choices":[{"index":0,"delta":{"content":` + strconv.Quote(piece) + `},"finish_reason":null}]}`
+		if _, err := w.Write([]byte("data: " + chunk + "\n\n")); err != nil {
+			s.Canceled.Add(1)
+			return
+		}
+		fl.Flush()
+	}
+	final := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
+		`,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`
+	w.Write([]byte("data: " + final + "\n\n"))
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !b.NoUsage {
+		u, _ := json.Marshal(usageOf(b, 12, n))
+		w.Write([]byte(`data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) + `,"choices":[],"usage":` + string(u) + "}\n\n"))
+	}
+	w.Write([]byte("data: [DONE]\n\n"))
+}
+
+func usageOf(b Behavior, in, out int) any {
+	if b.NoUsage {
+		return nil
+	}
+	return map[string]int{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out}
+}
+
+func (s *Server) completion(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.begin(w, r)
+	if !ok {
+		return
+	}
+	out, _ := json.Marshal(map[string]any{
+		"id": "cmpl-fake", "object": "text_completion", "created": 1700000000, "model": req.Model,
+		"choices": []any{map[string]any{"index": 0, "text": content(b), "finish_reason": "stop"}},
+		"usage":   usageOf(b, 4, 5),
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
+
+func (s *Server) embedding(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.begin(w, r)
+	if !ok {
+		return
+	}
+	out, _ := json.Marshal(map[string]any{
+		"object": "list", "model": req.Model,
+		"data":  []any{map[string]any{"object": "embedding", "index": 0, "embedding": []float64{0.1, -0.2, 0.3}}},
+		"usage": map[string]int{"prompt_tokens": 3, "total_tokens": 3},
+	})
+	_ = b
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
