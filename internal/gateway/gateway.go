@@ -1,0 +1,334 @@
+// Package gateway is the request path of Switchyard: validate the body,
+// find the model, route to a deployment (retries, fallbacks, breaker),
+// call the provider, and relay the answer — stream or not — with the
+// public model name, while recording metrics and one log line.
+//
+// Serve shows the whole path in one function; each step is a plain call.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"switchyard/internal/obs"
+	"switchyard/internal/provider"
+	"switchyard/internal/router"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// Service is the gateway. It is safe for concurrent use.
+type Service struct {
+	Router     *router.Router
+	Metrics    *obs.Metrics
+	Log        *slog.Logger
+	LogPrompts bool
+}
+
+// Call is one API request as the handlers hand it over.
+type Call struct {
+	Op        provider.Op
+	Body      []byte // the client's body; valid until Serve returns
+	RequestID string
+	Key       *tenancy.Key
+	Start     time.Time
+}
+
+// Headers the gateway sets on every proxied answer.
+const (
+	HeaderRequestID  = "X-Request-Id"
+	HeaderDeployment = "X-Switchyard-Deployment"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// outcome is what Serve learned, for the log line and metrics.
+type outcome struct {
+	model, deployment string
+	status            int
+	usage             usage
+	stream            bool
+	attempts          int
+	ttft              time.Duration
+}
+
+// Serve runs the request path for c and writes the answer to w.
+func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
+	o := outcome{status: http.StatusOK}
+	defer g.finish(c, &o)
+
+	// 1. Validate the body and find what we act on.
+	f, model, stream, err := validate(c.Op, c.Body)
+	if err != nil {
+		o.status = writeError(w, err)
+		return
+	}
+	o.model, o.stream = model, stream
+	if _, ok := g.Router.Catalog().Model(model); !ok {
+		o.status = writeError(w, wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
+			"The model `"+model+"` does not exist or you do not have access to it."))
+		return
+	}
+
+	// 2. Route: each attempt renames the model for its deployment and relays.
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	res, err := g.Router.Do(ctx, model, func(ctx context.Context, d *router.Deployment) (bool, error) {
+		body := c.Body
+		if d.Upstream != model {
+			*bp = wire.AppendReplaced((*bp)[:0], c.Body, f.Model, d.Upstream)
+			body = *bp
+		}
+		o.deployment = d.ID
+		sent := time.Now()
+		resp, err := d.Provider.Do(ctx, &provider.Request{Op: c.Op, Body: body, Stream: stream, RequestID: c.RequestID})
+		if err != nil {
+			return false, err
+		}
+		if stream {
+			return g.relayStream(ctx, w, c, d, resp.Stream, model, sent, &o)
+		}
+		o.ttft = time.Since(sent)
+		g.relayBody(w, c, d, resp.Body, model, &o)
+		return true, nil
+	})
+	o.attempts = res.Attempts
+	if res.Deployment != nil {
+		o.deployment = res.Deployment.ID
+	}
+	if err != nil && !o.committed() {
+		o.status = writeError(w, upstreamError(ctx, err))
+	} else if err != nil && o.status == http.StatusOK && ctx.Err() != nil {
+		o.status = 499 // client closed the stream
+	}
+}
+
+func (o *outcome) committed() bool { return o.status != http.StatusOK || o.ttft > 0 }
+
+// relayBody writes a non-streamed answer with the public model name.
+func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment, body []byte, model string, o *outcome) {
+	if f, err := wire.Scan(body); err == nil {
+		if f.Model.Present() && d.Upstream != model {
+			body = wire.AppendReplaced(make([]byte, 0, len(body)+len(model)), body, f.Model, model)
+			f.Usage.Start, f.Usage.End = 0, 0 // positions moved; reparse below
+			if f2, err := wire.Scan(body); err == nil {
+				f = f2
+			}
+		}
+		o.usage = parseUsage(body, f.Usage)
+	}
+	h := w.Header()
+	h["Content-Type"] = contentJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h[HeaderDeployment] = []string{d.ID}
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+var (
+	contentJSON = []string{"application/json"}
+	contentSSE  = []string{"text/event-stream"}
+	noCache     = []string{"no-cache"}
+)
+
+// relayStream forwards SSE events. Nothing is written until the first event
+// has arrived, so a stream that fails before it can still be retried.
+func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Call, d *router.Deployment, s provider.Stream, model string, sent time.Time, o *outcome) (bool, error) {
+	defer s.Close()
+	first, err := s.Next()
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return false, err
+	}
+	o.ttft = time.Since(sent)
+	h := w.Header()
+	h["Content-Type"] = contentSSE
+	h["Cache-Control"] = noCache
+	h[HeaderDeployment] = []string{d.ID}
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	data := first
+	for {
+		out := (*buf)[:0]
+		if f, err := wire.Scan(data); err == nil {
+			if f.Model.Present() && d.Upstream != model {
+				out = append(out, "data: "...)
+				out = wire.AppendReplaced(out, data, f.Model, model)
+				out = append(out, '\n', '\n')
+			} else {
+				out = wire.AppendEvent(out, data)
+			}
+			if f.Usage.Present() && data[f.Usage.Start] == '{' {
+				o.usage = parseUsage(data, f.Usage)
+			}
+		} else {
+			out = wire.AppendEvent(out, data)
+		}
+		*buf = out
+		if _, err := w.Write(out); err != nil {
+			return true, err
+		}
+		if !s.Buffered() && flusher != nil {
+			flusher.Flush()
+		}
+		data, err = s.Next()
+		if err == io.EOF {
+			w.Write(doneEvent)
+			if flusher != nil {
+				flusher.Flush()
+			}
+			return true, nil
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				e := upstreamError(ctx, err)
+				w.Write(wire.AppendEvent(nil, e.Marshal()))
+				if flusher != nil {
+					flusher.Flush()
+				}
+				o.status = e.Status
+			}
+			return true, err
+		}
+	}
+}
+
+var doneEvent = []byte("data: [DONE]\n\n")
+
+// usage is the token count an upstream reported.
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+func parseUsage(body []byte, sp wire.Span) usage {
+	var u usage
+	if sp.Present() && body[sp.Start] == '{' {
+		json.Unmarshal(body[sp.Start:sp.End], &u)
+	}
+	return u
+}
+
+// upstreamError turns a routing error into the client's error.
+func upstreamError(ctx context.Context, err error) *wire.Error {
+	var se *provider.StatusError
+	switch {
+	case errors.Is(err, router.ErrModelNotFound):
+		return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model", err.Error())
+	case errors.As(err, &se) && se.Status == http.StatusTooManyRequests:
+		e := wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", "",
+			"upstream rate limit: "+provider.UpstreamMessage(se.Body))
+		if se.RetryAfter > 0 {
+			e.Header = http.Header{"Retry-After": {strconv.Itoa(int((se.RetryAfter + time.Second - 1) / time.Second))}}
+		}
+		return e
+	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500:
+		return &wire.Error{Status: se.Status, Message: provider.UpstreamMessage(se.Body), Type: wire.TypeInvalidRequest, Raw: passthroughBody(se.Body)}
+	case errors.Is(err, provider.ErrTimeout):
+		return wire.NewError(http.StatusGatewayTimeout, wire.TypeTimeout, "upstream_timeout", "", "every upstream failed; last error: "+err.Error())
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return wire.NewError(499, wire.TypeInvalidRequest, "client_closed_request", "", "client closed the request")
+	}
+	return wire.NewError(http.StatusBadGateway, wire.TypeUpstream, "upstream_error", "", "every upstream failed; last error: "+err.Error())
+}
+
+// passthroughBody keeps an upstream 4xx body when it is already an OpenAI
+// error envelope, so clients see exactly what the upstream said.
+func passthroughBody(b []byte) []byte {
+	f, err := wire.Scan(b)
+	if err != nil {
+		return nil
+	}
+	_ = f
+	var env struct {
+		Error *json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(b, &env) != nil || env.Error == nil || len(*env.Error) == 0 || (*env.Error)[0] != '{' {
+		return nil
+	}
+	return b
+}
+
+// writeError writes err in OpenAI's shape and returns the status.
+func writeError(w http.ResponseWriter, err error) int {
+	var e *wire.Error
+	if !errors.As(err, &e) {
+		e = wire.NewError(http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+	}
+	if e.Status == 499 {
+		return 499
+	}
+	h := w.Header()
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	body := e.Raw
+	if body == nil {
+		body = e.Marshal()
+	}
+	h["Content-Type"] = contentJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(e.Status)
+	w.Write(body)
+	return e.Status
+}
+
+// WriteError is writeError for the HTTP layer.
+func WriteError(w http.ResponseWriter, err error) int { return writeError(w, err) }
+
+// finish records metrics and the request's one log line.
+func (g *Service) finish(c *Call, o *outcome) {
+	took := time.Since(c.Start)
+	route := c.Op.String()
+	st := obs.Status(o.status)
+	if g.Metrics != nil {
+		g.Metrics.Requests.WithLabelValues(route, o.model, o.deployment, st).Inc()
+		g.Metrics.Latency.WithLabelValues(route, o.model, o.deployment, st).Observe(took.Seconds())
+		if o.ttft > 0 {
+			g.Metrics.TTFT.WithLabelValues(o.model, o.deployment).Observe(o.ttft.Seconds())
+		}
+		if o.usage.PromptTokens > 0 {
+			g.Metrics.Tokens.WithLabelValues(o.model, o.deployment, "input").Add(float64(o.usage.PromptTokens))
+		}
+		if o.usage.CompletionTokens > 0 {
+			g.Metrics.Tokens.WithLabelValues(o.model, o.deployment, "output").Add(float64(o.usage.CompletionTokens))
+		}
+	}
+	if g.Log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if o.status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("id", c.RequestID),
+		slog.String("route", route),
+		slog.String("model", o.model),
+		slog.String("deployment", o.deployment),
+		slog.Int("status", o.status),
+		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
+		slog.Bool("stream", o.stream),
+		slog.Int("attempts", o.attempts),
+		slog.Int("tokens_in", o.usage.PromptTokens),
+		slog.Int("tokens_out", o.usage.CompletionTokens),
+	}
+	if c.Key != nil {
+		attrs = append(attrs, slog.String("key", c.Key.ID))
+	}
+	if g.LogPrompts {
+		attrs = append(attrs, slog.String("body", string(c.Body)))
+	}
+	g.Log.LogAttrs(context.Background(), level, "request", attrs...)
+}

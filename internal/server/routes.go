@@ -1,0 +1,210 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"switchyard/internal/gateway"
+	"switchyard/internal/provider"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.proxy(provider.OpChat))
+	mux.HandleFunc("POST /v1/completions", s.proxy(provider.OpCompletion))
+	mux.HandleFunc("POST /v1/embeddings", s.proxy(provider.OpEmbedding))
+	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
+	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
+	mux.HandleFunc("/v1/", s.auth(false, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
+	}))
+	mux.HandleFunc("GET /api/deployments", s.auth(true, s.deployments))
+	mux.HandleFunc("/api/", s.auth(true, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
+	}))
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return s.withRequestID(mux)
+}
+
+// withRequestID sets x-request-id on every response: the client's if it
+// sent a sane one, else a fresh one.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(gateway.HeaderRequestID)
+		if id == "" || len(id) > 128 || !printable(id) {
+			id = s.ids.next()
+			r.Header.Set(gateway.HeaderRequestID, id)
+		}
+		w.Header()[gateway.HeaderRequestID] = []string{id}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+type keyHandler func(w http.ResponseWriter, r *http.Request, k *tenancy.Key)
+
+// auth checks the API key; admin routes need the admin role.
+func (s *Server) auth(admin bool, h keyHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if admin && k.Role != tenancy.RoleAdmin {
+			errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "", "This endpoint needs an admin key.")
+			return
+		}
+		h(w, r, k)
+	}
+}
+
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*tenancy.Key, bool) {
+	secret := tenancy.BearerToken(r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
+	if secret == "" {
+		errorJSON(w, http.StatusUnauthorized, wire.TypeAuthentication, "missing_api_key", "",
+			"You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.")
+		return nil, false
+	}
+	k, err := s.keys.Authenticate(secret, time.Now())
+	if err != nil {
+		errorJSON(w, http.StatusUnauthorized, wire.TypeAuthentication, "invalid_api_key", "", "Incorrect API key provided.")
+		return nil, false
+	}
+	return k, true
+}
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// proxy serves one of the forwarded OpenAI operations.
+func (s *Server) proxy(op provider.Op) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		k, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		bp := bodyPool.Get().(*[]byte)
+		defer bodyPool.Put(bp)
+		body, err := s.readBody(w, r, (*bp)[:0])
+		if err != nil {
+			gateway.WriteError(w, err)
+			return
+		}
+		*bp = body
+		s.metrics.InFlight.Inc()
+		defer s.metrics.InFlight.Dec()
+		s.gw.Serve(r.Context(), w, &gateway.Call{
+			Op: op, Body: body, RequestID: r.Header.Get(gateway.HeaderRequestID), Key: k, Start: start,
+		})
+	}
+}
+
+// readBody reads the request body into buf, refusing more than the limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	max := s.maxBody.Load()
+	tooBig := wire.NewError(http.StatusRequestEntityTooLarge, wire.TypeInvalidRequest, "request_too_large", "",
+		"The request body is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes.")
+	if r.ContentLength > max {
+		return nil, tooBig
+	}
+	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
+		buf = make([]byte, 0, r.ContentLength)
+	}
+	body := http.MaxBytesReader(w, r.Body, max)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooBig
+			}
+			if err.Error() == "EOF" {
+				return buf, nil
+			}
+			return nil, wire.Invalid("", "reading request body: "+err.Error())
+		}
+	}
+}
+
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+	ms := s.router.Catalog().Models()
+	out := struct {
+		Object string        `json:"object"`
+		Data   []modelObject `json:"data"`
+	}{Object: "list", Data: make([]modelObject, 0, len(ms))}
+	for _, m := range ms {
+		out.Data = append(out.Data, modelObject{ID: m.Name, Object: "model", Created: m.Created, OwnedBy: "switchyard"})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+	id := r.PathValue("id")
+	m, ok := s.router.Catalog().Model(id)
+	if !ok {
+		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
+			"The model `"+id+"` does not exist or you do not have access to it.")
+		return
+	}
+	writeJSON(w, http.StatusOK, modelObject{ID: m.Name, Object: "model", Created: m.Created, OwnedBy: "switchyard"})
+}
+
+func (s *Server) deployments(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": s.router.Snapshots()})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	if err := s.db.PingContext(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", "encoding response: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+	_ = strings.TrimSpace
+}

@@ -1,0 +1,206 @@
+// Package server is Switchyard's HTTP layer: it wires the configured
+// pieces together (database, keys, router, gateway, metrics), serves the
+// /v1 OpenAI-compatible API, the /api admin API, /metrics and health
+// checks, and reloads configuration without dropping requests.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchyard/internal/config"
+	"switchyard/internal/db"
+	"switchyard/internal/gateway"
+	"switchyard/internal/obs"
+	"switchyard/internal/provider"
+	"switchyard/internal/router"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// Options are what a Server is built from.
+type Options struct {
+	Config   *config.Config
+	AdminKey string // from SWITCHYARD_ADMIN_KEY; empty: generate on first start
+	Log      *slog.Logger
+	// Registry of provider kinds; nil means the built-ins.
+	Registry *provider.Registry
+	// AdminKeyOut receives the generated admin key on first start.
+	AdminKeyOut io.Writer
+}
+
+// Server is one running switchyard instance.
+type Server struct {
+	log     *slog.Logger
+	db      *db.DB
+	keys    *tenancy.Store
+	router  *router.Router
+	gw      *gateway.Service
+	metrics *obs.Metrics
+	reg     *provider.Registry
+
+	cfgMu   sync.Mutex // serialises reloads
+	cfg     atomic.Pointer[config.Config]
+	maxBody atomic.Int64
+
+	http    *http.Server
+	ready   atomic.Bool
+	started time.Time
+	ids     idGen
+}
+
+// New opens the database (creating and migrating it), makes sure an admin
+// key exists, and builds the router from the configuration.
+func New(ctx context.Context, o Options) (*Server, error) {
+	cfg := o.Config
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = Builtins()
+	}
+	d, err := db.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "switchyard.db"))
+	if err != nil {
+		return nil, err
+	}
+	keys, err := tenancy.NewStore(ctx, d, log)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	generated, err := keys.EnsureAdmin(ctx, o.AdminKey)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if generated != "" && o.AdminKeyOut != nil {
+		fmt.Fprintf(o.AdminKeyOut, "\nSwitchyard created an admin key. It is shown only this once; store it now:\n\n    %s\n\n", generated)
+	}
+	m := obs.New()
+	rt := router.New(cfg.Router, m)
+	cat, err := rt.Build(cfg, reg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	rt.Swap(cat)
+	s := &Server{
+		log: log, db: d, keys: keys, router: rt, metrics: m, reg: reg, started: time.Now(),
+		gw: &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts},
+	}
+	s.ids.init()
+	s.cfg.Store(cfg)
+	s.maxBody.Store(cfg.Server.MaxBodyBytes)
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Builtins is the registry of provider kinds compiled into the binary.
+func Builtins() *provider.Registry {
+	r := &provider.Registry{}
+	registerBuiltins(r)
+	return r
+}
+
+// Config returns the configuration in force.
+func (s *Server) Config() *config.Config { return s.cfg.Load() }
+
+// Router exposes the router (for the admin API and tests).
+func (s *Server) Router() *router.Router { return s.router }
+
+// Reload swaps in a new configuration. A configuration that fails to
+// validate or to build is refused and the old one stays. Listener address
+// and data directory changes need a restart and are reported.
+func (s *Server) Reload(cfg *config.Config) error {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	cat, err := s.router.Build(cfg, s.reg)
+	if err != nil {
+		return err
+	}
+	old := s.cfg.Load()
+	if cfg.Server.Addr != old.Server.Addr || cfg.DataDir != old.DataDir {
+		s.log.Warn("config reload: server.addr and data_dir take effect only after a restart")
+	}
+	prev := s.router.Swap(cat)
+	router.CloseAfter(prev, 10*time.Minute)
+	s.cfg.Store(cfg)
+	s.maxBody.Store(cfg.Server.MaxBodyBytes)
+	s.gw.LogPrompts = cfg.Server.LogPrompts
+	s.log.Info("config reloaded", "file", cfg.File, "models", len(cfg.Models))
+	return nil
+}
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.ready.Store(true)
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, waits for in-flight requests and streams up to
+// ctx's deadline, then closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	s.router.Close()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close releases resources without waiting (for tests that never served).
+func (s *Server) Close() error {
+	s.router.Close()
+	return s.db.Close()
+}
+
+// idGen makes request ids: a random per-process prefix and a counter.
+type idGen struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func (g *idGen) init() {
+	var b [6]byte
+	rand.Read(b[:])
+	g.prefix = "req_" + hex.EncodeToString(b[:])
+}
+
+func (g *idGen) next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+}
+
+// errorJSON writes an OpenAI-shaped error.
+func errorJSON(w http.ResponseWriter, status int, typ, code, param, msg string) {
+	gateway.WriteError(w, wire.NewError(status, typ, code, param, msg))
+}
