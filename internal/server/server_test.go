@@ -554,7 +554,7 @@ func TestHealthMetricsAndReload(t *testing.T) {
 	e.post("/v1/chat/completions", adminKey, []byte(`{"model":"chat","messages":[{"role":"user"}]}`))
 	_, m := e.get("/metrics", "")
 	for _, name := range []string{"switchyard_requests_total", "switchyard_request_duration_seconds", "switchyard_upstream_ttft_seconds",
-		"switchyard_tokens_total", `direction="input"} 12`} {
+		"switchyard_tokens_total", `direction="input",model="chat"} 12`} {
 		if !bytes.Contains(m, []byte(name)) {
 			t.Errorf("/metrics lacks %s", name)
 		}
