@@ -115,14 +115,10 @@ func (o *outcome) committed() bool { return o.status != http.StatusOK || o.ttft 
 // relayBody writes a non-streamed answer with the public model name.
 func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment, body []byte, model string, o *outcome) {
 	if f, err := wire.Scan(body); err == nil {
+		o.usage = parseUsage(body, f.Usage) // before the splice moves the spans
 		if f.Model.Present() && d.Upstream != model {
 			body = wire.AppendReplaced(make([]byte, 0, len(body)+len(model)), body, f.Model, model)
-			f.Usage.Start, f.Usage.End = 0, 0 // positions moved; reparse below
-			if f2, err := wire.Scan(body); err == nil {
-				f = f2
-			}
 		}
-		o.usage = parseUsage(body, f.Usage)
 	}
 	h := w.Header()
 	h["Content-Type"] = contentJSON
@@ -246,11 +242,6 @@ func upstreamError(ctx context.Context, err error) *wire.Error {
 // passthroughBody keeps an upstream 4xx body when it is already an OpenAI
 // error envelope, so clients see exactly what the upstream said.
 func passthroughBody(b []byte) []byte {
-	f, err := wire.Scan(b)
-	if err != nil {
-		return nil
-	}
-	_ = f
 	var env struct {
 		Error *json.RawMessage `json:"error"`
 	}

@@ -3,9 +3,9 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +143,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([
 			if errors.As(err, &mbe) {
 				return nil, tooBig
 			}
-			if err.Error() == "EOF" {
+			if err == io.EOF {
 				return buf, nil
 			}
 			return nil, wire.Invalid("", "reading request body: "+err.Error())
@@ -206,5 +206,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
-	_ = strings.TrimSpace
 }
