@@ -15,7 +15,9 @@
 // remaining = ⌊(60s − (TAT − now))·L/60s⌋, reset = TAT − now (when the budget is full
 // again) and, for a refused request, RetryAfter = max(TAT, now) + c·60s/L − now − 60s (when
 // it would fit). A request costing more than L never fits; it is refused like any other.
-// Lease.Reconcile moves the token TAT by (actual − estimate)·60s/L and never refuses.
+// Lease.Reconcile moves the token TAT by (actual − estimate)·60s/L and never refuses; it
+// keeps the TAT within 1000 windows of now, so an absurd count locks a scope out for
+// hours, not for ever.
 // Concurrency is an exact count of leases not yet released.
 //
 // Acquire checks every rule before changing any: a request is counted against all of

@@ -242,6 +242,16 @@ func TestLimiter(t *testing.T) {
 			},
 		},
 		{
+			name:  "absurd reconcile locks out for at most 1000 windows",
+			rules: k(0, 10, 0),
+			steps: []step{
+				{op: "acquire", n: 1, want: allowed(-1, -1, 0, 10, 9, 6*time.Second)},
+				{op: "reconcile", lease: 0, n: 1 << 60},
+				{op: "acquire", n: 1, want: Decision{Scope: "key:k", Reason: "tokens", RetryAfter: 999*time.Minute + 6*time.Second,
+					LimitRequests: -1, RemainingRequests: -1, LimitTokens: 10, RemainingTokens: 0, ResetTokens: 1000 * time.Minute}},
+			},
+		},
+		{
 			name:  "request larger than the tpm limit",
 			rules: k(0, 10, 0),
 			steps: []step{

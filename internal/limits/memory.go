@@ -186,11 +186,15 @@ func (l *memLease) Reconcile(ctx context.Context, actual int64) {
 	}
 }
 
+// maxAhead bounds how many windows a reconciled TAT may run ahead of now, so that an
+// absurd token count locks a scope out for hours, not forever.
+const maxAhead = 1000
+
 // adjustTAT moves a theoretical arrival time by delta units (either sign) without refusing.
 func adjustTAT(tat, now, window, delta, limit int64) int64 {
 	tat = max(tat, now)
 	if delta >= 0 {
-		return satAdd(tat, mulDiv(delta, window, limit))
+		return min(satAdd(tat, mulDiv(delta, window, limit)), satAdd(now, maxAhead*window))
 	}
 	return satAdd(tat, -mulDiv(-delta, window, limit))
 }

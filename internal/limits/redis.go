@@ -132,7 +132,7 @@ return out
 `)
 
 // reconcileScript moves token TATs by a signed number of tokens without refusing.
-// KEYS: token TAT keys. ARGV: window µs, delta tokens, then TPM per key.
+// KEYS: token TAT keys. ARGV: window µs, delta tokens, TPM per key, then maxAhead.
 var reconcileScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -144,7 +144,7 @@ for i = 1, #KEYS do
   if tat < now then tat = now end
   local step = math.floor(math.abs(delta) * W / tpm)
   if delta < 0 then step = -step end
-  local new = tat + step
+  local new = math.min(tat + step, now + tonumber(ARGV[#ARGV]) * W)
   if new > now then
     redis.call('SET', KEYS[i], string.format('%.0f', new), 'PX', string.format('%.0f', math.ceil((new - now) / 1000) + 1000))
   else
@@ -242,6 +242,7 @@ func (r *redisLease) Reconcile(ctx context.Context, actual int64) {
 			args = append(args, rule.TPM)
 		}
 	}
+	args = append(args, maxAhead)
 	if len(keys) > 0 {
 		if err := reconcileScript.Run(ctx, r.l.c, keys, args...).Err(); err != nil {
 			return
