@@ -1,0 +1,476 @@
+// Package ledger records one usage record per proxied request, durably and
+// off the request path. Add appends the record to a journal file with one
+// write(2) — so it survives the process being killed — and queues it; a
+// background writer inserts queued records into the usage_records table in
+// batches, one transaction each, and deletes journal segments once all
+// their records are committed. Open replays whatever journal a previous
+// process left. Inserts ignore a request id already stored, so replays and
+// retries count each request once. Query and Spent aggregate the table.
+//
+// One Writer owns a journal directory; two processes must not share one.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"switchyard/internal/db"
+)
+
+func init() {
+	db.Register(db.Migration{Name: "0100_ledger_usage", SQL: `
+CREATE TABLE usage_records (
+  request_id TEXT PRIMARY KEY,
+  ts BIGINT NOT NULL,
+  hour TEXT NOT NULL,
+  org_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  deployment TEXT NOT NULL,
+  prompt_tokens BIGINT NOT NULL,
+  cached_tokens BIGINT NOT NULL,
+  completion_tokens BIGINT NOT NULL,
+  cost_micros BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  latency_ms BIGINT NOT NULL,
+  status INTEGER NOT NULL,
+  stream INTEGER NOT NULL
+);
+CREATE INDEX usage_records_org_ts ON usage_records (org_id, ts);
+CREATE INDEX usage_records_project_ts ON usage_records (project_id, ts);
+CREATE INDEX usage_records_key_ts ON usage_records (key_id, ts);
+CREATE INDEX usage_records_ts ON usage_records (ts)`})
+}
+
+// Record is the usage of one request.
+type Record struct {
+	RequestID                  string    // unique: a replay of the same id is counted once
+	Time                       time.Time // UTC; zero means the time of Add
+	OrgID, ProjectID, KeyID    string
+	Model, Deployment          string
+	PromptTokens, CachedTokens int64
+	CompletionTokens           int64
+	CostMicros                 int64  // integer micro-units of Currency
+	Currency                   string // "USD", "CNY"
+	LatencyMs                  int64
+	Status                     int
+	Stream                     bool
+}
+
+// Options configure a Writer.
+type Options struct {
+	DB         *db.DB
+	Dir        string        // directory for the journal files (the data dir's "ledger" subdir)
+	BatchSize  int           // records per insert transaction; default 512
+	FlushEvery time.Duration // longest a record waits before its batch is inserted; default 200ms
+	Log        *slog.Logger  // default: discard
+}
+
+// ErrClosed is returned by Add and Flush on a closed Writer.
+var ErrClosed = errors.New("ledger closed")
+
+// Writer journals records and inserts them into the database in batches.
+type Writer struct {
+	db    *db.DB
+	dir   string
+	batch int
+	every time.Duration
+	log   *slog.Logger
+	ins   *inserter
+
+	kick chan struct{} // a batch is ready, or someone waits in Flush
+	stop chan struct{} // closed by Close
+	done chan struct{} // closed when the loop has exited
+
+	mu        sync.Mutex
+	f         *os.File // current segment; nil after a failed write or rotation
+	seq       uint64   // current segment's number
+	buf       []byte   // frame encoding scratch
+	pending   []Record // journaled, not yet taken by the loop
+	added     uint64   // records ever added
+	committed uint64   // records committed (a prefix of those added)
+	lastErr   error    // the loop's last insert error, nil after a success
+	changed   chan struct{}
+	closed    bool
+
+	retry  []Record // taken records whose insert failed; read and written by the loop
+	sealed []uint64 // closed segments not yet deleted
+	spare  []Record // the loop's last batch, reused as the next pending
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open replays any journal left in o.Dir by a previous process into the
+// database (idempotently), deletes it, then starts the writer.
+func Open(ctx context.Context, o Options) (*Writer, error) {
+	if o.DB == nil || o.Dir == "" {
+		return nil, errors.New("opening ledger: DB and Dir are required")
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 512
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = 200 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating ledger directory: %w", err)
+	}
+	w := &Writer{
+		db: o.DB, dir: o.Dir, batch: o.BatchSize, every: o.FlushEvery, log: o.Log,
+		ins:     newInserter(o.DB),
+		kick:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	last, err := w.replay(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.seq = last + 1
+	if w.f, err = createSegment(w.dir, w.seq); err != nil {
+		return nil, fmt.Errorf("creating journal segment: %w", err)
+	}
+	go w.loop()
+	return w, nil
+}
+
+// replay inserts the records of each segment in the directory, oldest
+// first, deleting each once inserted. It returns the highest segment number
+// seen.
+func (w *Writer) replay(ctx context.Context) (uint64, error) {
+	seqs, err := listSegments(w.dir)
+	if err != nil {
+		return 0, fmt.Errorf("listing journal: %w", err)
+	}
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	var recs []Record
+	total := 0
+	for _, seq := range seqs {
+		path := filepath.Join(w.dir, segName(seq))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, fmt.Errorf("reading journal: %w", err)
+		}
+		var valid int
+		recs, valid, err = decodeFrames(b, recs[:0])
+		if err != nil {
+			// The tail of a segment the previous process was writing
+			// when it died; what precedes it is whole.
+			w.log.Warn("ledger journal: skipping damaged tail", "segment", segName(seq), "records", len(recs), "skipped_bytes", len(b)-valid, "err", err)
+		}
+		for i := 0; i < len(recs); i += w.batch {
+			if err := w.ins.insert(ctx, recs[i:min(i+w.batch, len(recs))]); err != nil {
+				return 0, fmt.Errorf("replaying journal: %w", err)
+			}
+		}
+		if err := os.Remove(path); err != nil {
+			return 0, fmt.Errorf("removing replayed journal: %w", err)
+		}
+		total += len(recs)
+	}
+	w.log.Info("ledger journal replayed", "segments", len(seqs), "records", total)
+	return seqs[len(seqs)-1], nil
+}
+
+// Add appends r to the journal and queues it for the database. The record
+// is in the journal file (one write(2), no fsync) before Add returns. It is
+// safe for concurrent use; it fails only when r has no RequestID or the
+// journal cannot be written.
+func (w *Writer) Add(r *Record) error {
+	if r.RequestID == "" {
+		return errors.New("adding usage record: empty request id")
+	}
+	rec := *r
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	rec.Time = rec.Time.UTC()
+
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	if w.f == nil {
+		// A failed write may have left part of a frame: continue in a new
+		// segment so that the damage stays at a segment's end.
+		if err := w.rotateLocked(); err != nil {
+			w.mu.Unlock()
+			return fmt.Errorf("writing journal: %w", err)
+		}
+	}
+	w.buf = appendFrame(w.buf[:0], &rec)
+	if _, err := w.f.Write(w.buf); err != nil {
+		w.f.Close()
+		w.f = nil
+		w.mu.Unlock()
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	w.pending = append(w.pending, rec)
+	w.added++
+	full := len(w.pending) >= w.batch
+	w.mu.Unlock()
+	if full {
+		w.poke()
+	}
+	return nil
+}
+
+func (w *Writer) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// rotateLocked closes the current segment, if any, and starts the next.
+// The closed segment is sealed: the loop deletes it after its next
+// successful commit. w.mu must be held.
+func (w *Writer) rotateLocked() error {
+	f, err := createSegment(w.dir, w.seq+1)
+	if err != nil {
+		return err
+	}
+	if w.f != nil {
+		w.f.Close()
+	}
+	w.sealed = append(w.sealed, w.seq)
+	w.f = f
+	w.seq++
+	return nil
+}
+
+// Flush waits until every record added before the call is committed to the
+// database, or ctx is done; then it also reports the writer's last insert
+// error, if any.
+func (w *Writer) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	target := w.added
+	w.mu.Unlock()
+	w.poke()
+	for {
+		w.mu.Lock()
+		ok, ch, lastErr := w.committed >= target, w.changed, w.lastErr
+		w.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), lastErr)
+		case <-w.done:
+			w.mu.Lock()
+			ok, lastErr = w.committed >= target, w.lastErr
+			w.mu.Unlock()
+			if ok {
+				return nil
+			}
+			return errors.Join(ErrClosed, lastErr)
+		}
+	}
+}
+
+// Close stops accepting records, makes a last attempt to insert those
+// queued, and stops the writer. Records it could not insert stay in the
+// journal for the next Open, and Close reports why.
+func (w *Writer) Close() error {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		close(w.stop)
+		<-w.done
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.f != nil {
+			w.f.Close()
+			w.f = nil
+		}
+		if w.committed == w.added {
+			for _, seq := range append(w.sealed, w.seq) {
+				os.Remove(filepath.Join(w.dir, segName(seq)))
+			}
+			return
+		}
+		w.closeErr = fmt.Errorf("closing ledger: %d records left in the journal: %w", w.added-w.committed, w.lastErr)
+	})
+	return w.closeErr
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	backoff := time.Duration(0)
+	var lastTry time.Time
+	for {
+		select {
+		case <-w.stop:
+			w.drain()
+			return
+		case <-w.kick:
+		case <-t.C:
+		}
+		if backoff > 0 && time.Since(lastTry) < backoff {
+			continue
+		}
+		lastTry = time.Now()
+		if err := w.drain(); err != nil {
+			backoff = min(max(2*backoff, w.every), 30*time.Second)
+			w.log.Error("ledger insert failed; records kept in the journal", "err", err, "retry_in", backoff)
+		} else {
+			backoff = 0
+		}
+	}
+}
+
+// drain takes every queued record, rotating the journal so that the
+// sealed segments hold only taken records, inserts them in transactions of
+// up to w.batch records, and on success deletes the sealed segments.
+func (w *Writer) drain() error {
+	w.mu.Lock()
+	batch := w.pending
+	if len(w.retry) > 0 {
+		batch = append(w.retry, w.pending...)
+		w.retry = nil
+	}
+	if len(w.pending) > 0 && w.f != nil {
+		if err := w.rotateLocked(); err != nil {
+			// The records stay in the current segment, which is sealed
+			// and deleted after a later rotation succeeds.
+			w.log.Warn("ledger journal rotation failed", "err", err)
+		}
+	}
+	w.pending = w.spare[:0]
+	w.spare = nil
+	// Only segments sealed by now hold nothing but taken records.
+	sealed := w.sealed
+	w.sealed = nil
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	for i := 0; i < len(batch); i += w.batch {
+		chunk := batch[i:min(i+w.batch, len(batch))]
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := w.ins.insert(ctx, chunk)
+		cancel()
+		w.mu.Lock()
+		if err != nil {
+			w.lastErr = err
+			w.retry = append([]Record(nil), batch[i:]...)
+			w.sealed = append(sealed, w.sealed...)
+			w.mu.Unlock()
+			return err
+		}
+		w.committed += uint64(len(chunk))
+		w.lastErr = nil
+		close(w.changed)
+		w.changed = make(chan struct{})
+		w.mu.Unlock()
+	}
+	for _, seq := range sealed {
+		if err := os.Remove(filepath.Join(w.dir, segName(seq))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.log.Warn("ledger journal: removing committed segment", "segment", segName(seq), "err", err)
+		}
+	}
+	clear(batch)
+	w.mu.Lock()
+	w.spare = batch[:0]
+	w.mu.Unlock()
+	return nil
+}
+
+// columns of usage_records, in insert order.
+var columns = []string{"request_id", "ts", "hour", "org_id", "project_id", "key_id", "model", "deployment",
+	"prompt_tokens", "cached_tokens", "completion_tokens", "cost_micros", "currency", "latency_ms", "status", "stream"}
+
+// maxRowsPerStmt keeps a statement's parameters (16 per row) well under
+// SQLite's 32766 and PostgreSQL's 65535.
+const maxRowsPerStmt = 1000
+
+// inserter builds multi-row INSERT … ON CONFLICT DO NOTHING statements.
+type inserter struct {
+	db    *db.DB
+	mu    sync.Mutex
+	stmts map[int]string // by row count
+	args  []any
+}
+
+func newInserter(d *db.DB) *inserter { return &inserter{db: d, stmts: map[int]string{}} }
+
+func (in *inserter) sql(rows int) string {
+	if s, ok := in.stmts[rows]; ok {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO usage_records (" + strings.Join(columns, ", ") + ") VALUES ")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ON CONFLICT (request_id) DO NOTHING")
+	s := in.db.Rebind(b.String())
+	if len(in.stmts) < 64 {
+		in.stmts[rows] = s
+	}
+	return s
+}
+
+// insert stores recs in one transaction.
+func (in *inserter) insert(ctx context.Context, recs []Record) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	tx, err := in.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("inserting usage: %w", err)
+	}
+	defer tx.Rollback()
+	for len(recs) > 0 {
+		n := min(len(recs), maxRowsPerStmt)
+		args := in.args[:0]
+		for i := range recs[:n] {
+			r := &recs[i]
+			stream := 0
+			if r.Stream {
+				stream = 1
+			}
+			t := r.Time.UTC()
+			args = append(args, r.RequestID, t.UnixMilli(), t.Format(hourLayout), r.OrgID, r.ProjectID, r.KeyID,
+				r.Model, r.Deployment, r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.CostMicros,
+				r.Currency, r.LatencyMs, r.Status, stream)
+		}
+		_, err := tx.ExecContext(ctx, in.sql(n), args...)
+		clear(args)
+		in.args = args[:0]
+		if err != nil {
+			return fmt.Errorf("inserting usage: %w", err)
+		}
+		recs = recs[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing usage: %w", err)
+	}
+	return nil
+}
+
+const hourLayout = "2006-01-02T15"

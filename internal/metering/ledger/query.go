@@ -1,0 +1,168 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"switchyard/internal/db"
+)
+
+// Filter selects records; a zero field does not filter. Time is [From, To).
+type Filter struct {
+	OrgID, ProjectID, KeyID, Model string
+	Currency                       string
+	From, To                       time.Time
+}
+
+// Group says how Query aggregates.
+type Group struct {
+	Period string   // "", "hour", "day" or "month" (UTC)
+	By     []string // any of "model", "project", "key", "deployment", "org"
+}
+
+// Row is one aggregate. Only the fields named in Group.By are set, and
+// Period when Group.Period is.
+type Row struct {
+	Period                                     string // "2026-11-29T13", "2026-11-29", "2026-11" or ""
+	OrgID, ProjectID, KeyID, Model, Deployment string
+	Requests                                   int64
+	PromptTokens, CachedTokens                 int64
+	CompletionTokens                           int64
+	CostMicros                                 int64
+	Currency                                   string
+}
+
+var periodExpr = map[string]string{
+	"hour":  "hour",
+	"day":   "substr(hour, 1, 10)",
+	"month": "substr(hour, 1, 7)",
+}
+
+var byColumn = map[string]string{
+	"model": "model", "project": "project_id", "key": "key_id", "deployment": "deployment", "org": "org_id",
+}
+
+func (f *Filter) where() (string, []any) {
+	var conds []string
+	var args []any
+	for _, c := range []struct{ col, v string }{
+		{"org_id", f.OrgID}, {"project_id", f.ProjectID}, {"key_id", f.KeyID}, {"model", f.Model}, {"currency", f.Currency},
+	} {
+		if c.v != "" {
+			conds = append(conds, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.From.IsZero() {
+		conds = append(conds, "ts >= ?")
+		args = append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "ts < ?")
+		args = append(args, f.To.UnixMilli())
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Query aggregates the records f selects, grouped by g and by currency.
+// Rows are ordered by period, then the grouped fields in g.By's order, then
+// currency, comparing bytes.
+func Query(ctx context.Context, d *db.DB, f Filter, g Group) ([]Row, error) {
+	var keys []string // grouping expressions
+	if g.Period != "" {
+		e, ok := periodExpr[g.Period]
+		if !ok {
+			return nil, fmt.Errorf("querying usage: unknown period %q", g.Period)
+		}
+		keys = append(keys, e)
+	}
+	seen := map[string]bool{}
+	var by []string
+	for _, b := range g.By {
+		c, ok := byColumn[b]
+		if !ok {
+			return nil, fmt.Errorf("querying usage: unknown grouping %q", b)
+		}
+		if !seen[b] {
+			seen[b] = true
+			by = append(by, b)
+			keys = append(keys, c)
+		}
+	}
+	keys = append(keys, "currency")
+	where, args := f.where()
+	q := "SELECT " + strings.Join(keys, ", ") +
+		", COUNT(*), CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(cached_tokens) AS BIGINT)" +
+		", CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)" +
+		" FROM usage_records" + where + " GROUP BY " + strings.Join(keys, ", ")
+	rows, err := d.QueryContext(ctx, d.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying usage: %w", err)
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var r Row
+		dest := make([]any, 0, len(keys)+5)
+		if g.Period != "" {
+			dest = append(dest, &r.Period)
+		}
+		for _, b := range by {
+			dest = append(dest, r.field(b))
+		}
+		dest = append(dest, &r.Currency, &r.Requests, &r.PromptTokens, &r.CachedTokens, &r.CompletionTokens, &r.CostMicros)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("querying usage: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("querying usage: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		if c := cmp.Compare(a.Period, b.Period); c != 0 {
+			return c
+		}
+		for _, k := range by {
+			if c := cmp.Compare(*a.field(k), *b.field(k)); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.Currency, b.Currency)
+	})
+	return out, nil
+}
+
+func (r *Row) field(by string) *string {
+	switch by {
+	case "model":
+		return &r.Model
+	case "project":
+		return &r.ProjectID
+	case "key":
+		return &r.KeyID
+	case "deployment":
+		return &r.Deployment
+	default: // "org"
+		return &r.OrgID
+	}
+}
+
+// Spent returns the sum of CostMicros over the records f selects. Amounts
+// in different currencies are added together; set f.Currency to keep one.
+func Spent(ctx context.Context, d *db.DB, f Filter) (int64, error) {
+	where, args := f.where()
+	var n int64
+	q := "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_records" + where
+	if err := d.QueryRowContext(ctx, d.Rebind(q), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("summing usage cost: %w", err)
+	}
+	return n, nil
+}
