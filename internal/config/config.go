@@ -20,6 +20,12 @@ type Config struct {
 	DataDir string  `yaml:"data_dir"`
 	Router  Router  `yaml:"router"`
 	Models  []Model `yaml:"models"`
+	// Database is where tenants, keys and the usage ledger live.
+	Database Database `yaml:"database"`
+	// Limits chooses where rate-limit and budget counters live.
+	Limits Limits `yaml:"limits"`
+	// Metering configures token counting.
+	Metering Metering `yaml:"metering"`
 
 	// File is the path the config was read from ("" for defaults).
 	File string `yaml:"-"`
@@ -57,6 +63,38 @@ type Backoff struct {
 	MaxWait Duration `yaml:"max_wait"`
 }
 
+// Database selects the store: "" or "sqlite" (the data directory's
+// switchyard.db), "sqlite:PATH", or a postgres:// URL.
+type Database struct {
+	URL Redacted `yaml:"url"`
+}
+
+// Limits selects the backend of rate limits and budget reservations:
+// "memory" (one replica) or "redis" (replicas share one set of counters).
+type Limits struct {
+	Backend  string   `yaml:"backend"`
+	RedisURL Redacted `yaml:"redis_url"`
+	// FailOpen admits requests when Redis cannot be reached (default: refuse with 503).
+	FailOpen bool `yaml:"fail_open"`
+}
+
+// Metering configures token counting for limits and for usage when an
+// upstream reports none.
+type Metering struct {
+	// Tokenizers maps a public model name, or a prefix ending in "*", to
+	// "o200k_base" or "cl100k_base". Unlisted models use DefaultTokenizer.
+	Tokenizers map[string]string `yaml:"tokenizers"`
+	// DefaultTokenizer is used for models not in Tokenizers (default o200k_base).
+	DefaultTokenizer string `yaml:"default_tokenizer"`
+}
+
+// DeploymentLimits cap what one deployment is sent, across all keys.
+type DeploymentLimits struct {
+	RPM         int64 `yaml:"rpm"`
+	TPM         int64 `yaml:"tpm"`
+	Concurrency int64 `yaml:"concurrency"`
+}
+
 // Model is one public model name and the deployments that serve it.
 type Model struct {
 	Name        string       `yaml:"name"`
@@ -77,6 +115,8 @@ type Deployment struct {
 	Model    string `yaml:"model"`
 	Weight   *int   `yaml:"weight"`
 	Price    *Price `yaml:"price"`
+	// Limits for this deployment; zero values mean unlimited.
+	Limits DeploymentLimits `yaml:"limits"`
 
 	// Options are the remaining keys (base_url, api_key, timeouts, …),
 	// decoded by the provider kind's factory.
@@ -123,6 +163,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./switchyard-data"
+	}
+	if c.Limits.Backend == "" {
+		c.Limits.Backend = "memory"
+	}
+	if c.Metering.DefaultTokenizer == "" {
+		c.Metering.DefaultTokenizer = "o200k_base"
 	}
 	if c.Router.Strategy == "" {
 		c.Router.Strategy = "weighted"
@@ -190,6 +236,27 @@ func (c *Config) Validate() error {
 	default:
 		bad(0, "server.log_format", "must be text or json")
 	}
+	switch c.Limits.Backend {
+	case "memory":
+	case "redis":
+		if c.Limits.RedisURL == "" {
+			bad(0, "limits.redis_url", "is required when limits.backend is redis")
+		}
+	default:
+		bad(0, "limits.backend", "must be memory or redis")
+	}
+	if u := string(c.Database.URL); u != "" && u != "sqlite" && !strings.HasPrefix(u, "sqlite:") &&
+		!strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		bad(0, "database.url", "must be sqlite, sqlite:PATH or a postgres:// URL")
+	}
+	for m, enc := range c.Metering.Tokenizers {
+		if enc != "o200k_base" && enc != "cl100k_base" {
+			bad(0, "metering.tokenizers."+m, "unknown tokenizer %q (want o200k_base or cl100k_base)", enc)
+		}
+	}
+	if e := c.Metering.DefaultTokenizer; e != "o200k_base" && e != "cl100k_base" {
+		bad(0, "metering.default_tokenizer", "unknown tokenizer %q (want o200k_base or cl100k_base)", e)
+	}
 	if !validStrategy(c.Router.Strategy) {
 		bad(0, "router.strategy", "unknown strategy %q (want one of %s)", c.Router.Strategy, strings.Join(Strategies, ", "))
 	}
@@ -228,6 +295,9 @@ func (c *Config) Validate() error {
 			}
 			if d.Weight != nil && *d.Weight < 0 {
 				bad(d.Line, df+".weight", "must not be negative")
+			}
+			if l := d.Limits; l.RPM < 0 || l.TPM < 0 || l.Concurrency < 0 {
+				bad(d.Line, df+".limits", "limits must not be negative")
 			}
 			if p := d.Price; p != nil {
 				if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
@@ -290,6 +360,8 @@ type Env struct {
 	DataDir  string // SWITCHYARD_DATA_DIR
 	AdminKey string // SWITCHYARD_ADMIN_KEY
 	Config   string // SWITCHYARD_CONFIG
+	Server   string // SWITCHYARD_SERVER: the API client commands' server URL
+	Key      string // SWITCHYARD_KEY: the API client commands' key
 }
 
 // ReadEnv reads the SWITCHYARD_* variables.
@@ -298,6 +370,8 @@ func ReadEnv() Env {
 		DataDir:  os.Getenv("SWITCHYARD_DATA_DIR"),
 		AdminKey: os.Getenv("SWITCHYARD_ADMIN_KEY"),
 		Config:   os.Getenv("SWITCHYARD_CONFIG"),
+		Server:   os.Getenv("SWITCHYARD_SERVER"),
+		Key:      os.Getenv("SWITCHYARD_KEY"),
 	}
 }
 
