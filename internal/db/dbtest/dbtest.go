@@ -56,7 +56,10 @@ func Open(tb testing.TB, dialect db.Dialect) *db.DB {
 	}
 }
 
-func openPostgres(ctx context.Context, tb testing.TB) *db.DB {
+// PostgresURL creates a fresh schema on the database SWITCHYARD_TEST_POSTGRES
+// names, dropped when the test ends, and returns a URL whose connections
+// use it; it skips the test, saying why, when the variable is unset.
+func PostgresURL(tb testing.TB) string {
 	tb.Helper()
 	base := os.Getenv(EnvPostgres)
 	if base == "" {
@@ -66,6 +69,7 @@ func openPostgres(ctx context.Context, tb testing.TB) *db.DB {
 	if err != nil {
 		tb.Fatalf("%s: invalid URL", EnvPostgres)
 	}
+	ctx := context.Background()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		tb.Fatalf("opening %s: %v", db.Redact(base), err)
@@ -88,7 +92,12 @@ func openPostgres(ctx context.Context, tb testing.TB) *db.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	d, err := db.Open(ctx, u.String(), "")
+	return u.String()
+}
+
+func openPostgres(ctx context.Context, tb testing.TB) *db.DB {
+	tb.Helper()
+	d, err := db.Open(ctx, PostgresURL(tb), "")
 	if err != nil {
 		tb.Fatalf("opening postgres: %v", err)
 	}

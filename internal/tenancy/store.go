@@ -1,0 +1,379 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchyard/internal/db"
+)
+
+func init() {
+	db.Register(db.Migration{Name: "0001_tenancy_api_keys", SQL: `
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT,
+  revoked_at TEXT
+)`}, db.Migration{Name: "0002_tenancy_orgs", SQL: `
+CREATE TABLE orgs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  markup_bps BIGINT NOT NULL DEFAULT 0,
+  prepaid INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE projects (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  rpm BIGINT NOT NULL DEFAULT 0,
+  tpm BIGINT NOT NULL DEFAULT 0,
+  concurrency BIGINT NOT NULL DEFAULT 0,
+  monthly_budget BIGINT NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX projects_org ON projects (org_id);
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  email TEXT NOT NULL,
+  role TEXT NOT NULL,
+  projects TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  UNIQUE (org_id, email)
+);
+ALTER TABLE api_keys ADD COLUMN org_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN project_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN models TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN rpm BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN tpm BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN concurrency BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN monthly_budget BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE balance_entries (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX balance_entries_org ON balance_entries (org_id);
+CREATE TABLE prices (
+  id TEXT PRIMARY KEY,
+  model TEXT NOT NULL,
+  deployment TEXT NOT NULL DEFAULT '',
+  currency TEXT NOT NULL,
+  input BIGINT NOT NULL,
+  cached_input BIGINT NOT NULL,
+  output BIGINT NOT NULL,
+  effective_from TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE tenancy_version (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);
+INSERT INTO tenancy_version (id, v) VALUES (1, 0)`})
+}
+
+// Errors the admin API maps to statuses.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Store persists tenants and keeps the in-memory snapshot.
+type Store struct {
+	db   *db.DB
+	log  *slog.Logger
+	snap atomic.Pointer[snapshot]
+	mu   sync.Mutex // serialises reloads
+}
+
+// snapshot is an immutable view of every tenant record.
+type snapshot struct {
+	version  int64
+	byHash   map[string]*Key
+	keys     map[string]*Key
+	orgs     map[string]*Org
+	projects map[string]*Project
+	users    map[string]*User
+	prices   []Price // newest effective_from first
+	topUps   map[string]int64
+}
+
+// NewStore loads the snapshot from the database.
+func NewStore(ctx context.Context, d *db.DB, log *slog.Logger) (*Store, error) {
+	s := &Store{db: d, log: log}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB returns the database the store writes to.
+func (s *Store) DB() *db.DB { return s.db }
+
+func (s *Store) version(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT v FROM tenancy_version WHERE id = 1`).Scan(&v)
+	return v, err
+}
+
+// Watch reloads the snapshot whenever another replica (or this one)
+// changed something, checking every interval until ctx ends.
+func (s *Store) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := s.version(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("tenancy: checking for changes", "err", err)
+			}
+			continue
+		}
+		if v != s.snap.Load().version {
+			if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("tenancy: reloading", "err", err)
+			}
+		}
+	}
+}
+
+func parseTime(s sql.NullString) time.Time {
+	if !s.Valid || s.String == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s.String)
+	return t
+}
+
+func fmtTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// Reload rebuilds the snapshot from the database.
+func (s *Store) Reload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.db.Dialect == db.Postgres})
+	if err != nil {
+		return fmt.Errorf("loading tenants: %w", err)
+	}
+	defer tx.Rollback()
+	sn := &snapshot{byHash: map[string]*Key{}, keys: map[string]*Key{}, orgs: map[string]*Org{}, projects: map[string]*Project{}, users: map[string]*User{}, topUps: map[string]int64{}}
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM tenancy_version WHERE id = 1`).Scan(&sn.version); err != nil {
+		return fmt.Errorf("loading tenants: %w", err)
+	}
+	err = scanAll(ctx, tx, `SELECT id, name, currency, markup_bps, prepaid, created_at FROM orgs`, func(r *sql.Rows) error {
+		o := &Org{}
+		var created sql.NullString
+		var prepaid int
+		if err := r.Scan(&o.ID, &o.Name, &o.Currency, &o.MarkupBPS, &prepaid, &created); err != nil {
+			return err
+		}
+		o.Prepaid, o.CreatedAt = prepaid != 0, parseTime(created)
+		sn.orgs[o.ID] = o
+		return nil
+	})
+	if err == nil {
+		err = scanAll(ctx, tx, `SELECT id, org_id, name, rpm, tpm, concurrency, monthly_budget, created_at FROM projects`, func(r *sql.Rows) error {
+			p := &Project{}
+			var created sql.NullString
+			if err := r.Scan(&p.ID, &p.OrgID, &p.Name, &p.RPM, &p.TPM, &p.Concurrency, &p.MonthlyBudget, &created); err != nil {
+				return err
+			}
+			p.CreatedAt = parseTime(created)
+			sn.projects[p.ID] = p
+			return nil
+		})
+	}
+	if err == nil {
+		err = scanAll(ctx, tx, `SELECT id, org_id, email, role, projects, created_at FROM users`, func(r *sql.Rows) error {
+			u := &User{}
+			var created sql.NullString
+			var projects string
+			if err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Role, &projects, &created); err != nil {
+				return err
+			}
+			u.Projects, u.CreatedAt = splitList(projects), parseTime(created)
+			sn.users[u.ID] = u
+			return nil
+		})
+	}
+	if err == nil {
+		err = scanAll(ctx, tx, `SELECT id, name, prefix, hash, role, org_id, project_id, user_id, models, rpm, tpm, concurrency, monthly_budget, created_at, expires_at, revoked_at FROM api_keys`, func(r *sql.Rows) error {
+			k := &Key{}
+			var hash, models string
+			var created, expires, revoked sql.NullString
+			if err := r.Scan(&k.ID, &k.Name, &k.Prefix, &hash, &k.Role, &k.OrgID, &k.ProjectID, &k.UserID, &models,
+				&k.RPM, &k.TPM, &k.Concurrency, &k.MonthlyBudget, &created, &expires, &revoked); err != nil {
+				return err
+			}
+			k.Models = splitList(models)
+			k.CreatedAt, k.ExpiresAt, k.RevokedAt = parseTime(created), parseTime(expires), parseTime(revoked)
+			k.Org, k.Project, k.User = sn.orgs[k.OrgID], sn.projects[k.ProjectID], sn.users[k.UserID]
+			sn.keys[k.ID] = k
+			sn.byHash[hash] = k
+			return nil
+		})
+	}
+	if err == nil {
+		err = scanAll(ctx, tx, `SELECT id, model, deployment, currency, input, cached_input, output, effective_from, created_at FROM prices ORDER BY effective_from DESC, created_at DESC`, func(r *sql.Rows) error {
+			var p Price
+			var from, created sql.NullString
+			if err := r.Scan(&p.ID, &p.Model, &p.Deployment, &p.Currency, &p.Input, &p.CachedInput, &p.Output, &from, &created); err != nil {
+				return err
+			}
+			p.EffectiveFrom, p.CreatedAt = parseTime(from), parseTime(created)
+			sn.prices = append(sn.prices, p)
+			return nil
+		})
+	}
+	if err == nil {
+		err = scanAll(ctx, tx, `SELECT org_id, SUM(amount) FROM balance_entries GROUP BY org_id`, func(r *sql.Rows) error {
+			var org string
+			var sum int64
+			if err := r.Scan(&org, &sum); err != nil {
+				return err
+			}
+			sn.topUps[org] = sum
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("loading tenants: %w", err)
+	}
+	s.snap.Store(sn)
+	return nil
+}
+
+func scanAll(ctx context.Context, tx *sql.Tx, q string, each func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// change runs fn in a transaction that also bumps the version, then
+// reloads this replica's snapshot at once.
+func (s *Store) change(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tenancy_version SET v = v + 1 WHERE id = 1`); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		if s.db.IsUniqueViolation(err) {
+			return ErrConflict
+		}
+		return err
+	}
+	return s.Reload(ctx)
+}
+
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		if s.db.IsUniqueViolation(err) {
+			return 0, ErrConflict
+		}
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Authenticate resolves a presented secret to its active key.
+func (s *Store) Authenticate(secret string, now time.Time) (*Key, error) {
+	if secret == "" {
+		return nil, ErrInvalidKey
+	}
+	k, ok := s.snap.Load().byHash[Hash(secret)]
+	if !ok || !k.Active(now) {
+		return nil, ErrInvalidKey
+	}
+	return k, nil
+}
+
+// EnsureAdmin makes sure an admin key exists. With secret set (from
+// SWITCHYARD_ADMIN_KEY) that value becomes the admin key. Otherwise, on the
+// first start only, a key is generated and returned so the caller can print
+// it once; later starts return "".
+func (s *Store) EnsureAdmin(ctx context.Context, secret string) (generated string, err error) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if secret != "" {
+		if len(secret) < 16 {
+			return "", errors.New("SWITCHYARD_ADMIN_KEY must be at least 16 characters")
+		}
+		if k, ok := s.snap.Load().keys[AdminKeyID]; ok && k.RevokedAt.IsZero() && s.snap.Load().byHash[Hash(secret)] == k {
+			return "", nil
+		}
+		err := s.change(ctx, func(tx *sql.Tx) error {
+			_, err := s.exec(ctx, tx, `INSERT INTO api_keys (id, name, prefix, hash, role, created_at) VALUES (?, 'admin', ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, prefix = excluded.prefix, revoked_at = NULL`,
+				AdminKeyID, visiblePrefix(secret), Hash(secret), RoleAdmin, now)
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("storing admin key: %w", err)
+		}
+		return "", nil
+	}
+	if _, ok := s.snap.Load().keys[AdminKeyID]; ok {
+		return "", nil
+	}
+	secret = NewSecret()
+	err = s.change(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO api_keys (id, name, prefix, hash, role, created_at) VALUES (?, 'admin', ?, ?, ?, ?)`,
+			AdminKeyID, visiblePrefix(secret), Hash(secret), RoleAdmin, now)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("storing admin key: %w", err)
+	}
+	return secret, nil
+}
