@@ -30,6 +30,61 @@ type Service struct {
 	Metrics    *obs.Metrics
 	Log        *slog.Logger
 	LogPrompts bool
+	// Admit, when set, decides whether a call may go (model access, rate
+	// limits, budgets) and accounts for it afterwards (metering).
+	Admit Admitter
+}
+
+// Admitter decides, before routing, whether a call may go.
+type Admitter interface {
+	// Admit returns a Ticket for an admitted call or an error (a
+	// *wire.Error, typically 403 or 429) for a refused one.
+	Admit(ctx context.Context, c *Call, r *Request) (Ticket, error)
+}
+
+// Request is what the gateway learned from the body, for the Admitter.
+type Request struct {
+	Model  string
+	Body   []byte
+	Fields wire.Fields
+	Stream bool
+}
+
+// Ticket follows an admitted call.
+type Ticket interface {
+	// Header adds the rate-limit headers to the response.
+	Header(h http.Header)
+	// Route admits an attempt on deployment d (per-deployment limits); the
+	// returned release is called when the attempt ends. An error wrapping
+	// provider.ErrRateLimited lets the router try another deployment.
+	Route(ctx context.Context, d *router.Deployment) (release func(), err error)
+	// Done accounts for the finished call. It is called exactly once.
+	Done(r *Result)
+	// WantUsage reports whether the gateway should ask a streaming upstream
+	// for a usage chunk when the client did not.
+	WantUsage() bool
+}
+
+// Result is a finished call as the Ticket sees it.
+type Result struct {
+	Model, Deployment string
+	Status            int
+	Stream            bool
+	Usage             Usage
+	// UsageReported is false when the upstream sent no usage (an abandoned
+	// or failed stream): Generated then holds the text streamed so far.
+	UsageReported bool
+	Generated     []byte
+	Latency       time.Duration
+}
+
+// Usage is the token count an upstream reported.
+type Usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	PromptDetails    struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 // Call is one API request as the handlers hand it over.
@@ -53,10 +108,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 type outcome struct {
 	model, deployment string
 	status            int
-	usage             usage
+	usage             Usage
+	hasUsage          bool
 	stream            bool
 	attempts          int
 	ttft              time.Duration
+	ticket            Ticket
+	generated         *[]byte // streamed text, kept only while a ticket wants it
 }
 
 // Serve runs the request path for c and writes the answer to w.
@@ -77,13 +135,45 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 		return
 	}
 
-	// 2. Route: each attempt renames the model for its deployment and relays.
+	// 2. Admit: model access, rate limits, budgets.
+	src := c.Body
+	stripUsage := false
+	if g.Admit != nil {
+		t, err := g.Admit.Admit(ctx, c, &Request{Model: model, Body: c.Body, Fields: f, Stream: stream})
+		if err != nil {
+			o.status = writeError(w, err)
+			return
+		}
+		o.ticket = t
+		t.Header(w.Header())
+		if stream && c.Op != provider.OpEmbedding && t.WantUsage() {
+			if b, ok := askUsage(c.Body, f); ok {
+				src, stripUsage = b, true
+				if f, err = wire.Scan(src); err != nil {
+					src, stripUsage = c.Body, false
+				}
+			}
+			gp := genPool.Get().(*[]byte)
+			*gp = (*gp)[:0]
+			o.generated = gp
+			defer genPool.Put(gp)
+		}
+	}
+
+	// 3. Route: each attempt renames the model for its deployment and relays.
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	res, err := g.Router.Do(ctx, model, func(ctx context.Context, d *router.Deployment) (bool, error) {
-		body := c.Body
+		if o.ticket != nil {
+			release, err := o.ticket.Route(ctx, d)
+			if err != nil {
+				return false, err
+			}
+			defer release()
+		}
+		body := src
 		if d.Upstream != model {
-			*bp = wire.AppendReplaced((*bp)[:0], c.Body, f.Model, d.Upstream)
+			*bp = wire.AppendReplaced((*bp)[:0], src, f.Model, d.Upstream)
 			body = *bp
 		}
 		o.deployment = d.ID
@@ -93,7 +183,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 			return false, err
 		}
 		if stream {
-			return g.relayStream(ctx, w, c, d, resp.Stream, model, sent, &o)
+			return g.relayStream(ctx, w, c, d, resp.Stream, model, sent, stripUsage, &o)
 		}
 		o.ttft = time.Since(sent)
 		g.relayBody(w, c, d, resp.Body, model, &o)
@@ -115,7 +205,7 @@ func (o *outcome) committed() bool { return o.status != http.StatusOK || o.ttft 
 // relayBody writes a non-streamed answer with the public model name.
 func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment, body []byte, model string, o *outcome) {
 	if f, err := wire.Scan(body); err == nil {
-		o.usage = parseUsage(body, f.Usage) // before the splice moves the spans
+		o.usage, o.hasUsage = parseUsage(body, f.Usage) // before the splice moves the spans
 		if f.Model.Present() && d.Upstream != model {
 			body = wire.AppendReplaced(make([]byte, 0, len(body)+len(model)), body, f.Model, model)
 		}
@@ -136,7 +226,7 @@ var (
 
 // relayStream forwards SSE events. Nothing is written until the first event
 // has arrived, so a stream that fails before it can still be retried.
-func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Call, d *router.Deployment, s provider.Stream, model string, sent time.Time, o *outcome) (bool, error) {
+func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Call, d *router.Deployment, s provider.Stream, model string, sent time.Time, stripUsage bool, o *outcome) (bool, error) {
 	defer s.Close()
 	first, err := s.Next()
 	if err == io.EOF {
@@ -158,22 +248,31 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 	for {
 		out := (*buf)[:0]
 		if f, err := wire.Scan(data); err == nil {
-			if f.Model.Present() && d.Upstream != model {
+			skip := false
+			if f.Usage.Present() && data[f.Usage.Start] == '{' {
+				o.usage, o.hasUsage = parseUsage(data, f.Usage)
+				skip = stripUsage && usageOnly(data)
+			}
+			if o.generated != nil {
+				*o.generated = appendContent(*o.generated, data)
+			}
+			switch {
+			case skip:
+			case f.Model.Present() && d.Upstream != model:
 				out = append(out, "data: "...)
 				out = wire.AppendReplaced(out, data, f.Model, model)
 				out = append(out, '\n', '\n')
-			} else {
+			default:
 				out = wire.AppendEvent(out, data)
-			}
-			if f.Usage.Present() && data[f.Usage.Start] == '{' {
-				o.usage = parseUsage(data, f.Usage)
 			}
 		} else {
 			out = wire.AppendEvent(out, data)
 		}
 		*buf = out
-		if _, err := w.Write(out); err != nil {
-			return true, err
+		if len(out) > 0 {
+			if _, err := w.Write(out); err != nil {
+				return true, err
+			}
 		}
 		if !s.Buffered() && flusher != nil {
 			flusher.Flush()
@@ -202,18 +301,12 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 
 var doneEvent = []byte("data: [DONE]\n\n")
 
-// usage is the token count an upstream reported.
-type usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-}
-
-func parseUsage(body []byte, sp wire.Span) usage {
-	var u usage
+func parseUsage(body []byte, sp wire.Span) (Usage, bool) {
+	var u Usage
 	if sp.Present() && body[sp.Start] == '{' {
-		json.Unmarshal(body[sp.Start:sp.End], &u)
+		return u, json.Unmarshal(body[sp.Start:sp.End], &u) == nil
 	}
-	return u
+	return u, false
 }
 
 // upstreamError turns a routing error into the client's error.
@@ -281,6 +374,14 @@ func WriteError(w http.ResponseWriter, err error) int { return writeError(w, err
 // finish records metrics and the request's one log line.
 func (g *Service) finish(c *Call, o *outcome) {
 	took := time.Since(c.Start)
+	if o.ticket != nil {
+		r := &Result{Model: o.model, Deployment: o.deployment, Status: o.status, Stream: o.stream,
+			Usage: o.usage, UsageReported: o.hasUsage, Latency: took}
+		if o.generated != nil {
+			r.Generated = *o.generated
+		}
+		o.ticket.Done(r)
+	}
 	route := c.Op.String()
 	st := obs.Status(o.status)
 	if g.Metrics != nil {
@@ -312,8 +413,8 @@ func (g *Service) finish(c *Call, o *outcome) {
 		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
 		slog.Bool("stream", o.stream),
 		slog.Int("attempts", o.attempts),
-		slog.Int("tokens_in", o.usage.PromptTokens),
-		slog.Int("tokens_out", o.usage.CompletionTokens),
+		slog.Int64("tokens_in", o.usage.PromptTokens),
+		slog.Int64("tokens_out", o.usage.CompletionTokens),
 	}
 	if c.Key != nil {
 		attrs = append(attrs, slog.String("key", c.Key.ID))
