@@ -25,12 +25,12 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{
+	return append([]command{
 		{"serve", "run the platform (HTTP API, metrics)", cmdServe},
 		{"version", "print the version", cmdVersion},
 		{"config", "work with config files (config check FILE)", cmdConfig},
 		{"bench", "measure performance (bench gateway)", cmdBench},
-	}
+	}, clientCommands()...)
 }
 
 // errUsage means the arguments were wrong and usage has been printed.

@@ -27,6 +27,7 @@ func (s *Server) Handler() http.Handler {
 		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
 	}))
 	mux.HandleFunc("GET /api/deployments", s.auth(true, s.deployments))
+	s.adminRoutes(mux)
 	mux.HandleFunc("/api/", s.auth(true, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
 		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
 	}))

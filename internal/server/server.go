@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -23,11 +24,17 @@ import (
 	"switchyard/internal/config"
 	"switchyard/internal/db"
 	"switchyard/internal/gateway"
+	"switchyard/internal/limits"
+	"switchyard/internal/metering"
+	"switchyard/internal/metering/ledger"
+	"switchyard/internal/metering/tokenize"
 	"switchyard/internal/obs"
 	"switchyard/internal/provider"
 	"switchyard/internal/router"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Options are what a Server is built from.
@@ -50,6 +57,13 @@ type Server struct {
 	gw      *gateway.Service
 	metrics *obs.Metrics
 	reg     *provider.Registry
+	meter   *metering.Meter
+	ledger  *ledger.Writer
+	limits  limits.Limiter
+	budgets limits.Budgets
+	redis   *redis.Client
+	stop    context.CancelFunc // ends background work (tenancy watch)
+	bg      sync.WaitGroup
 
 	cfgMu   sync.Mutex // serialises reloads
 	cfg     atomic.Pointer[config.Config]
@@ -76,35 +90,71 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if reg == nil {
 		reg = Builtins()
 	}
-	d, err := db.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "switchyard.db"))
+	d, err := db.Open(ctx, string(cfg.Database.URL), cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := tenancy.NewStore(ctx, d, log)
-	if err != nil {
-		d.Close()
+	s := &Server{log: log, db: d, reg: reg, started: time.Now()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeStores()
+		}
+	}()
+	if s.keys, err = tenancy.NewStore(ctx, d, log); err != nil {
 		return nil, err
 	}
-	generated, err := keys.EnsureAdmin(ctx, o.AdminKey)
+	generated, err := s.keys.EnsureAdmin(ctx, o.AdminKey)
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	if generated != "" && o.AdminKeyOut != nil {
 		fmt.Fprintf(o.AdminKeyOut, "\nSwitchyard created an admin key. It is shown only this once; store it now:\n\n    %s\n\n", generated)
 	}
+	s.ledger, err = ledger.Open(ctx, ledger.Options{DB: d, Dir: filepath.Join(cfg.DataDir, "ledger"), Log: log})
+	if err != nil {
+		return nil, err
+	}
+	s.meter = &metering.Meter{Tenants: s.keys, DB: d, Ledger: s.ledger, Log: log, FailOpen: cfg.Limits.FailOpen}
+	switch cfg.Limits.Backend {
+	case "redis":
+		opt, err := redis.ParseURL(string(cfg.Limits.RedisURL))
+		if err != nil {
+			return nil, fmt.Errorf("limits.redis_url: %w", err)
+		}
+		s.redis = redis.NewClient(opt)
+		if err := s.redis.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("connecting to redis: %w", err)
+		}
+		s.limits = limits.NewRedis(s.redis, "sy:")
+		s.budgets = limits.NewRedisBudgets(s.redis, "sy:", s.meter.Seed)
+	default:
+		s.limits = limits.NewMemory()
+		s.budgets = limits.NewMemoryBudgets(s.meter.Seed)
+	}
+	s.meter.Limits, s.meter.Budgets = s.limits, s.budgets
+	deps, err := meterView(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.meter.SetDeployments(deps)
 	m := obs.New()
 	rt := router.New(cfg.Router, m)
 	cat, err := rt.Build(cfg, reg)
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	rt.Swap(cat)
-	s := &Server{
-		log: log, db: d, keys: keys, router: rt, metrics: m, reg: reg, started: time.Now(),
-		gw: &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts},
-	}
+	s.router, s.metrics = rt, m
+	s.gw = &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts, Admit: s.meter}
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.keys.Watch(bg, 500*time.Millisecond)
+	}()
+	ok = true
 	s.ids.init()
 	s.cfg.Store(cfg)
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
@@ -136,10 +186,15 @@ func (s *Server) Router() *router.Router { return s.router }
 func (s *Server) Reload(cfg *config.Config) error {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
+	deps, err := meterView(cfg)
+	if err != nil {
+		return err
+	}
 	cat, err := s.router.Build(cfg, s.reg)
 	if err != nil {
 		return err
 	}
+	s.meter.SetDeployments(deps)
 	old := s.cfg.Load()
 	if cfg.Server.Addr != old.Server.Addr || cfg.DataDir != old.DataDir {
 		s.log.Warn("config reload: server.addr and data_dir take effect only after a restart")
@@ -172,7 +227,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.http.Close()
 	}
 	s.router.Close()
-	if cerr := s.db.Close(); err == nil {
+	if cerr := s.closeStores(); err == nil {
 		err = cerr
 	}
 	return err
@@ -181,8 +236,60 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close releases resources without waiting (for tests that never served).
 func (s *Server) Close() error {
 	s.router.Close()
-	return s.db.Close()
+	return s.closeStores()
 }
+
+// closeStores stops background work, flushes the ledger and closes the
+// limit backends and the database.
+func (s *Server) closeStores() error {
+	if s.stop != nil {
+		s.stop()
+		s.bg.Wait()
+	}
+	var errs []error
+	if s.ledger != nil {
+		errs = append(errs, s.ledger.Close())
+	}
+	if s.limits != nil {
+		errs = append(errs, s.limits.Close())
+	}
+	if s.budgets != nil {
+		errs = append(errs, s.budgets.Close())
+	}
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+// meterView is what the meter needs from the configuration.
+func meterView(cfg *config.Config) (*metering.Deployments, error) {
+	tok, err := tokenize.NewMapper(cfg.Metering.Tokenizers, cfg.Metering.DefaultTokenizer)
+	if err != nil {
+		return nil, fmt.Errorf("metering.tokenizers: %w", err)
+	}
+	v := &metering.Deployments{Limits: map[string]limits.Rule{}, Prices: map[string]tenancy.Price{}, Tokenizers: tok}
+	for _, m := range cfg.Models {
+		for _, d := range m.Deployments {
+			if l := d.Limits; l.RPM > 0 || l.TPM > 0 || l.Concurrency > 0 {
+				v.Limits[d.ID] = limits.Rule{Scope: "deployment:" + d.ID, RPM: l.RPM, TPM: l.TPM, Concurrency: l.Concurrency}
+			}
+			if p := d.Price; p != nil {
+				cur := p.Currency
+				if cur == "" {
+					cur = "USD"
+				}
+				v.Prices[d.ID] = tenancy.Price{Model: m.Name, Deployment: d.ID, Currency: cur,
+					Input: micros(p.Input), CachedInput: micros(p.CachedInput), Output: micros(p.Output)}
+			}
+		}
+	}
+	return v, nil
+}
+
+// micros converts a decimal price from the config file to micro-units.
+func micros(v float64) int64 { return int64(math.Round(v * 1e6)) }
 
 // idGen makes request ids: a random per-process prefix and a counter.
 type idGen struct {

@@ -1,0 +1,402 @@
+// Package metering is the pay-per-use half of the gateway: before a call it
+// checks the key's model access, rate limits (per key, project and
+// deployment) and budgets (monthly per key and project, prepaid balance per
+// organisation), reserving the call's estimated maximum cost; after it, it
+// counts the tokens, prices them from the price book and writes one usage
+// record to the ledger.
+package metering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"switchyard/internal/db"
+	"switchyard/internal/gateway"
+	"switchyard/internal/limits"
+	"switchyard/internal/metering/ledger"
+	"switchyard/internal/metering/tokenize"
+	"switchyard/internal/provider"
+	"switchyard/internal/router"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// DefaultMaxOutput is the output size assumed for rate limits and budget
+// reservations when a request sets no max_tokens.
+const DefaultMaxOutput = 4096
+
+// Meter implements gateway.Admitter.
+type Meter struct {
+	Tenants *tenancy.Store
+	DB      *db.DB
+	Limits  limits.Limiter
+	Budgets limits.Budgets
+	Ledger  *ledger.Writer
+	Log     *slog.Logger
+	// FailOpen admits calls when the limit backend fails (else 503).
+	FailOpen bool
+
+	deploy atomic.Pointer[Deployments]
+	now    func() time.Time
+}
+
+// Deployments is what the configuration says about each deployment: its
+// limits and list price, and the tokenizer of each public model.
+type Deployments struct {
+	Limits     map[string]limits.Rule   // by deployment id
+	Prices     map[string]tenancy.Price // by deployment id, from the config file
+	Tokenizers *tokenize.Mapper
+}
+
+// SetDeployments swaps in the configuration's view (on start and reload).
+func (m *Meter) SetDeployments(d *Deployments) { m.deploy.Store(d) }
+
+func (m *Meter) clock() time.Time {
+	if m.now != nil {
+		return m.now()
+	}
+	return time.Now()
+}
+
+var _ gateway.Admitter = (*Meter)(nil)
+
+// ticket follows one admitted call.
+type ticket struct {
+	m        *Meter
+	key      *tenancy.Key
+	call     *gateway.Call
+	model    string
+	start    time.Time
+	prompt   int64 // estimated prompt tokens
+	maxOut   int64
+	decision limits.Decision
+	lease    limits.Lease
+	res      limits.Reservation
+	enc      *tokenize.Encoding
+}
+
+// Admit implements gateway.Admitter.
+func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) (gateway.Ticket, error) {
+	k := c.Key
+	if k.Role == tenancy.RoleUser {
+		return nil, wire.NewError(http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "",
+			"A user key manages the platform through /api; call /v1 with a project key.")
+	}
+	if !k.Allows(r.Model) {
+		return nil, wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
+			"The model `"+r.Model+"` does not exist or you do not have access to it.")
+	}
+	dep := m.deploy.Load()
+	t := &ticket{m: m, key: k, call: c, model: r.Model, start: m.clock(), enc: dep.Tokenizers.For(r.Model)}
+	t.prompt = estimatePrompt(t.enc, c.Op, r)
+	t.maxOut = DefaultMaxOutput
+	if c.Op == provider.OpEmbedding {
+		t.maxOut = 0
+	} else if n, ok := wire.Int(r.Body, r.Fields.MaxTokens); ok && n > 0 {
+		t.maxOut = n
+	}
+
+	// Rate limits: the key's and its project's, all or nothing.
+	rules := make([]limits.Rule, 0, 2)
+	if k.RPM > 0 || k.TPM > 0 || k.Concurrency > 0 {
+		rules = append(rules, limits.Rule{Scope: "key:" + k.ID, RPM: k.RPM, TPM: k.TPM, Concurrency: k.Concurrency})
+	}
+	if p := k.Project; p != nil && (p.RPM > 0 || p.TPM > 0 || p.Concurrency > 0) {
+		rules = append(rules, limits.Rule{Scope: "project:" + p.ID, RPM: p.RPM, TPM: p.TPM, Concurrency: p.Concurrency})
+	}
+	if len(rules) > 0 {
+		d, lease, err := m.Limits.Acquire(ctx, rules, limits.Usage{Tokens: t.prompt + t.maxOut})
+		if err != nil {
+			if !m.FailOpen {
+				return nil, backendDown(err)
+			}
+			m.Log.Warn("rate limits unavailable; admitting", "err", err)
+		} else if !d.Allowed {
+			e := wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", "",
+				fmt.Sprintf("Rate limit reached for %s on %s. Please try again in %s.", scopeName(d.Scope), d.Reason, d.RetryAfter.Round(time.Millisecond)))
+			e.Header = http.Header{}
+			d.Header(e.Header)
+			return nil, e
+		} else {
+			t.decision, t.lease = d, lease
+		}
+	}
+
+	// Budgets: reserve the most this call can cost.
+	if budgets := t.budgets(); len(budgets) > 0 {
+		price, ok := m.price(r.Model, "", t.start)
+		if ok && price.Currency == k.Org.Currency {
+			most := tenancy.WithMarkup(price.Cost(tenancy.Tokens{Prompt: t.prompt, Completion: t.maxOut}), k.Org.MarkupBPS)
+			res, err := m.Budgets.Reserve(ctx, budgets, most)
+			var be *limits.BudgetError
+			switch {
+			case errors.As(err, &be):
+				t.release()
+				return nil, wire.NewError(http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota", "",
+					"You exceeded your current quota ("+scopeName(be.Scope)+"); please check your plan and billing details.")
+			case err != nil && !m.FailOpen:
+				t.release()
+				return nil, backendDown(err)
+			case err != nil:
+				m.Log.Warn("budgets unavailable; admitting", "err", err)
+			default:
+				t.res = res
+			}
+		}
+	}
+	return t, nil
+}
+
+func backendDown(err error) error {
+	return wire.NewError(http.StatusServiceUnavailable, wire.TypeServer, "limits_unavailable", "",
+		"Rate limits and budgets cannot be checked right now: "+err.Error())
+}
+
+func scopeName(scope string) string {
+	switch {
+	case len(scope) > 4 && scope[:4] == "key:":
+		return "this API key"
+	case len(scope) > 8 && scope[:8] == "project:":
+		return "project " + scope[8:]
+	case len(scope) > 11 && scope[:11] == "deployment:":
+		return "deployment " + scope[11:]
+	case len(scope) > 8 && scope[:8] == "balance:":
+		return "the organisation's prepaid balance"
+	case len(scope) > 11 && scope[:11] == "budget:key:":
+		return "this API key's monthly budget"
+	case len(scope) > 15 && scope[:15] == "budget:project:":
+		return "the project's monthly budget"
+	}
+	return scope
+}
+
+// budgets lists the caps this call counts against.
+func (t *ticket) budgets() []limits.Budget {
+	k := t.key
+	if k.Org == nil {
+		return nil
+	}
+	month := t.start.UTC().Format("2006-01")
+	var out []limits.Budget
+	if k.MonthlyBudget > 0 {
+		out = append(out, limits.Budget{Scope: "budget:key:" + k.ID + ":" + month, Limit: k.MonthlyBudget})
+	}
+	if p := k.Project; p != nil && p.MonthlyBudget > 0 {
+		out = append(out, limits.Budget{Scope: "budget:project:" + p.ID + ":" + month, Limit: p.MonthlyBudget})
+	}
+	if k.Org.Prepaid {
+		out = append(out, limits.Budget{Scope: "balance:" + k.Org.ID, Limit: t.m.Tenants.TopUps(k.Org.ID)})
+	}
+	return out
+}
+
+// Seed tells a budget backend what a scope has spent, from the ledger.
+func (m *Meter) Seed(ctx context.Context, scope string) (int64, error) {
+	var f ledger.Filter
+	var month string
+	switch {
+	case hasPrefix(scope, "balance:"):
+		f.OrgID = scope[len("balance:"):]
+		if o, err := m.Tenants.Org(f.OrgID); err == nil {
+			f.Currency = o.Currency // budgets count charges in the org's currency
+		}
+	case hasPrefix(scope, "budget:key:"):
+		f.KeyID, month = splitMonth(scope[len("budget:key:"):])
+		if k, err := m.Tenants.Key(f.KeyID); err == nil && k.Org != nil {
+			f.Currency = k.Org.Currency
+		}
+	case hasPrefix(scope, "budget:project:"):
+		f.ProjectID, month = splitMonth(scope[len("budget:project:"):])
+		if p, err := m.Tenants.Project(f.ProjectID); err == nil {
+			if o, err := m.Tenants.Org(p.OrgID); err == nil {
+				f.Currency = o.Currency
+			}
+		}
+	default:
+		return 0, fmt.Errorf("unknown budget scope %q", scope)
+	}
+	if month != "" {
+		from, err := time.Parse("2006-01", month)
+		if err != nil {
+			return 0, fmt.Errorf("budget scope %q: %w", scope, err)
+		}
+		f.From, f.To = from, from.AddDate(0, 1, 0)
+	}
+	if err := m.Ledger.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return ledger.Spent(ctx, m.DB, f)
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func splitMonth(s string) (id, month string) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+// price finds the price for model on deployment at t: the price book
+// first, then the deployment's list price from the config file.
+func (m *Meter) price(model, deployment string, at time.Time) (tenancy.Price, bool) {
+	if p, ok := m.Tenants.PriceAt(model, deployment, at); ok {
+		return p, true
+	}
+	dep := m.deploy.Load()
+	if deployment != "" {
+		p, ok := dep.Prices[deployment]
+		return p, ok
+	}
+	// Before routing: the dearest list price among the model's deployments
+	// is the safe reservation.
+	var best tenancy.Price
+	found := false
+	for _, p := range dep.Prices {
+		if p.Model == model && (!found || p.Output+p.Input > best.Output+best.Input) {
+			best, found = p, true
+		}
+	}
+	return best, found
+}
+
+// Header implements gateway.Ticket.
+func (t *ticket) Header(h http.Header) {
+	if t.lease != nil {
+		t.decision.Header(h)
+	}
+}
+
+// WantUsage implements gateway.Ticket: streams are always metered.
+func (t *ticket) WantUsage() bool { return true }
+
+// Route implements gateway.Ticket with the deployment's own limits.
+func (t *ticket) Route(ctx context.Context, d *router.Deployment) (func(), error) {
+	rule, ok := t.m.deploy.Load().Limits[d.ID]
+	if !ok {
+		return func() {}, nil
+	}
+	dec, lease, err := t.m.Limits.Acquire(ctx, []limits.Rule{rule}, limits.Usage{Tokens: t.prompt + t.maxOut})
+	if err != nil {
+		if t.m.FailOpen {
+			return func() {}, nil
+		}
+		return nil, fmt.Errorf("deployment limits: %w", err)
+	}
+	if !dec.Allowed {
+		return nil, &provider.StatusError{Status: http.StatusTooManyRequests, RetryAfter: dec.RetryAfter,
+			Body: []byte(`{"error":{"message":"deployment ` + d.ID + ` is at its ` + dec.Reason + ` limit"}}`)}
+	}
+	return lease.Release, nil
+}
+
+func (t *ticket) release() {
+	if t.lease != nil {
+		t.lease.Release()
+	}
+}
+
+// Done implements gateway.Ticket: count, price, settle and record.
+func (t *ticket) Done(r *gateway.Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tok := tenancy.Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens, Completion: r.Usage.CompletionTokens}
+	if !r.UsageReported {
+		tok = tenancy.Tokens{}
+		if r.Status == http.StatusOK || r.Status == 499 || len(r.Generated) > 0 {
+			tok.Prompt = t.prompt
+			tok.Completion = int64(t.enc.Count(string(r.Generated)))
+		}
+	}
+	if r.Deployment == "" { // never reached an upstream
+		tok = tenancy.Tokens{}
+	}
+	if t.lease != nil {
+		t.lease.Reconcile(ctx, tok.Prompt+tok.Completion)
+		t.lease.Release()
+	}
+	k := t.key
+	rec := &ledger.Record{
+		RequestID: t.call.RequestID, Time: t.start.UTC(), KeyID: k.ID, OrgID: k.OrgID, ProjectID: k.ProjectID,
+		Model: t.model, Deployment: r.Deployment,
+		PromptTokens: tok.Prompt, CachedTokens: tok.Cached, CompletionTokens: tok.Completion,
+		LatencyMs: r.Latency.Milliseconds(), Status: r.Status, Stream: r.Stream,
+	}
+	if p, ok := t.m.price(t.model, r.Deployment, t.start); ok {
+		rec.Currency = p.Currency
+		rec.CostMicros = p.Cost(tok)
+		if k.Org != nil {
+			rec.CostMicros = tenancy.WithMarkup(rec.CostMicros, k.Org.MarkupBPS)
+		}
+	}
+	if t.res != nil {
+		if k.Org != nil && rec.Currency == k.Org.Currency {
+			if err := t.res.Settle(ctx, rec.CostMicros); err != nil {
+				t.m.Log.Warn("settling budget", "id", rec.RequestID, "err", err)
+			}
+		} else {
+			t.res.Cancel(ctx)
+		}
+	}
+	if err := t.m.Ledger.Add(rec); err != nil {
+		t.m.Log.Error("writing usage record", "id", rec.RequestID, "err", err)
+	}
+}
+
+// estimatePrompt counts the prompt's tokens for limits and reservations.
+func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *gateway.Request) int64 {
+	switch op {
+	case provider.OpChat:
+		if n, err := tokenize.CountChatRequest(enc, r.Body); err == nil {
+			return int64(n)
+		}
+	case provider.OpCompletion:
+		return countTexts(enc, r.Body, r.Fields.Prompt)
+	case provider.OpEmbedding:
+		return countTexts(enc, r.Body, r.Fields.Input)
+	}
+	return int64(len(r.Body) / 4)
+}
+
+// countTexts counts a string or an array of strings (token arrays count
+// one per element).
+func countTexts(enc *tokenize.Encoding, body []byte, sp wire.Span) int64 {
+	if s, ok := wire.String(body, sp); ok {
+		return int64(enc.Count(s))
+	}
+	var n int64
+	wire.Each(body, sp, func(_ []byte, v wire.Span) bool {
+		switch wire.Kind(body, v) {
+		case "string":
+			s, _ := wire.String(body, v)
+			n += int64(enc.Count(s))
+		case "array":
+			wire.Each(body, v, func(_ []byte, _ wire.Span) bool { n++; return true })
+		default:
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// FormatMicros renders micro-units as a decimal amount: 1234567 → "1.234567".
+func FormatMicros(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	frac := strconv.FormatInt(v%1_000_000, 10)
+	for len(frac) < 6 {
+		frac = "0" + frac
+	}
+	return sign + strconv.FormatInt(v/1_000_000, 10) + "." + frac
+}
