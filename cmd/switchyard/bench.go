@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"switchyard/internal/bench"
@@ -34,6 +36,8 @@ the differences. Non-stream requests, and streams of --chunks chunks.`, stdout)
 	chunks := fs.Int("chunks", 100, "chunks per streamed answer")
 	mode := fs.String("mode", "both", "nonstream, stream or both")
 	streams := fs.Int("rss-streams", 200, "concurrent slow streams for the RSS measurement (0 to skip)")
+	tenant := fs.Bool("tenant", false, "use a project key with rate limits, budgets and a prepaid balance (default: the admin key)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -41,7 +45,18 @@ the differences. Non-stream requests, and streams of --chunks chunks.`, stdout)
 	if err != nil {
 		return fmt.Errorf("--concurrency: %w", err)
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	return bench.Gateway(ctx, bench.Options{
-		Concurrency: levels, Duration: *dur, Chunks: *chunks, Mode: *mode, RSSStreams: *streams, Out: stdout,
+		Concurrency: levels, Duration: *dur, Chunks: *chunks, Mode: *mode, RSSStreams: *streams, Tenant: *tenant, Out: stdout,
 	})
 }

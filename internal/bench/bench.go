@@ -6,6 +6,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -30,7 +31,11 @@ type Options struct {
 	Chunks      int
 	Mode        string // nonstream, stream, both
 	RSSStreams  int
-	Out         io.Writer
+	// Tenant sends the load with a project key that has rate limits, a
+	// monthly budget and a prepaid balance, so auth, limits, reservations
+	// and metering all run; otherwise with the admin key (metering only).
+	Tenant bool
+	Out    io.Writer
 }
 
 // ParseLevels parses "1,50".
@@ -78,6 +83,7 @@ models:
       - provider: openai
         base_url: %s
         model: bench-upstream
+        price: {input: 0.5, output: 1.5}
 `, dir, up.URL)
 	cfg, err := config.Parse("bench.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -94,9 +100,17 @@ models:
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
 	gw := "http://" + ln.Addr().String() + "/v1"
+	key, who := benchKey, "admin key: auth and metering"
+	if o.Tenant {
+		if key, err = tenantKey(ctx, "http://"+ln.Addr().String()); err != nil {
+			return err
+		}
+		who = "project key: auth, rate limits, budget and balance reservations, metering"
+	}
 
 	w := o.Out
-	fmt.Fprintf(w, "switchyard bench gateway: GOMAXPROCS=%d, %s per run, fake upstream and load generator in this process\n\n", runtime.GOMAXPROCS(0), o.Duration)
+	fmt.Fprintf(w, "switchyard bench gateway: GOMAXPROCS=%d, %s per run, fake upstream and load generator in this process\n", runtime.GOMAXPROCS(0), o.Duration)
+	fmt.Fprintf(w, "gateway requests use the %s\n\n", who)
 	fmt.Fprintf(w, "%-10s %5s %-8s %10s %10s %10s %10s %7s\n", "mode", "conc", "target", "rps", "p50", "p90", "p99", "errors")
 	modes := []string{"nonstream", "stream"}
 	if o.Mode != "both" {
@@ -109,10 +123,10 @@ models:
 		gbody := bytes.Replace(body, []byte(`"bench-upstream"`), []byte(`"bench"`), 1)
 		for _, c := range o.Concurrency {
 			// Warm both paths (connections, pools) before measuring.
-			load(ctx, up.URL, body, c, 300*time.Millisecond)
-			load(ctx, gw, gbody, c, 300*time.Millisecond)
-			d := load(ctx, up.URL, body, c, o.Duration)
-			g := load(ctx, gw, gbody, c, o.Duration)
+			load(ctx, up.URL, key, body, c, 300*time.Millisecond)
+			load(ctx, gw, key, gbody, c, 300*time.Millisecond)
+			d := load(ctx, up.URL, key, body, c, o.Duration)
+			g := load(ctx, gw, key, gbody, c, o.Duration)
 			row(w, mode, c, "direct", d)
 			row(w, mode, c, "gateway", g)
 			fmt.Fprintf(w, "%-10s %5d %-8s %9.1f%% %10s %10s %10s\n", mode, c, "added",
@@ -147,7 +161,7 @@ func dur(d time.Duration) string {
 }
 
 // load posts body to base+/chat/completions from c workers for d.
-func load(ctx context.Context, base string, body []byte, c int, d time.Duration) Result {
+func load(ctx context.Context, base, key string, body []byte, c int, d time.Duration) Result {
 	tr := &http.Transport{MaxIdleConns: c * 2, MaxIdleConnsPerHost: c * 2, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -166,7 +180,7 @@ func load(ctx context.Context, base string, body []byte, c int, d time.Duration)
 				t0 := time.Now()
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+benchKey)
+				req.Header.Set("Authorization", "Bearer "+key)
 				resp, err := client.Do(req)
 				if err != nil {
 					errs[i]++
@@ -201,6 +215,44 @@ func load(ctx context.Context, base string, body []byte, c int, d time.Duration)
 		r.P50, r.P90, r.P99 = all[n*50/100], all[min(n-1, n*90/100)], all[min(n-1, n*99/100)]
 	}
 	return r
+}
+
+// tenantKey creates, through the admin API, a prepaid organisation with a
+// large balance, a project with limits and a budget, and a key with limits
+// and a budget, none of which the benchmark reaches.
+func tenantKey(ctx context.Context, base string) (string, error) {
+	call := func(path string, in map[string]any) (map[string]any, error) {
+		b, _ := json.Marshal(in)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+benchKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+			return nil, fmt.Errorf("bench setup %s: HTTP %d %v", path, resp.StatusCode, err)
+		}
+		return out, nil
+	}
+	org, err := call("/api/orgs", map[string]any{"name": "bench", "prepaid": true})
+	if err != nil {
+		return "", err
+	}
+	if _, err := call("/api/orgs/"+org["id"].(string)+"/topups", map[string]any{"amount_micros": int64(1e15)}); err != nil {
+		return "", err
+	}
+	limits := map[string]any{"name": "bench", "rpm": int64(1e9), "tpm": int64(1e12), "concurrency": 100000, "monthly_budget_micros": int64(1e15)}
+	proj, err := call("/api/orgs/"+org["id"].(string)+"/projects", limits)
+	if err != nil {
+		return "", err
+	}
+	k, err := call("/api/projects/"+proj["id"].(string)+"/keys", limits)
+	if err != nil {
+		return "", err
+	}
+	return k["key"].(string), nil
 }
 
 // streamRSS holds n slow streams open through the gateway and samples RSS.

@@ -61,18 +61,19 @@ const defaultWindow = time.Minute
 // reset formatted like OpenAI ("1s", "6m0s", "20ms"), plus retry-after (whole seconds, at
 // least 1) when !Allowed.
 func (d *Decision) Header(h http.Header) {
+	// Canonical keys assigned directly: this runs on every response.
 	if d.LimitRequests >= 0 {
-		h.Set("x-ratelimit-limit-requests", strconv.FormatInt(d.LimitRequests, 10))
-		h.Set("x-ratelimit-remaining-requests", strconv.FormatInt(d.RemainingRequests, 10))
-		h.Set("x-ratelimit-reset-requests", formatReset(d.ResetRequests))
+		h["X-Ratelimit-Limit-Requests"] = []string{strconv.FormatInt(d.LimitRequests, 10)}
+		h["X-Ratelimit-Remaining-Requests"] = []string{strconv.FormatInt(d.RemainingRequests, 10)}
+		h["X-Ratelimit-Reset-Requests"] = []string{formatReset(d.ResetRequests)}
 	}
 	if d.LimitTokens >= 0 {
-		h.Set("x-ratelimit-limit-tokens", strconv.FormatInt(d.LimitTokens, 10))
-		h.Set("x-ratelimit-remaining-tokens", strconv.FormatInt(d.RemainingTokens, 10))
-		h.Set("x-ratelimit-reset-tokens", formatReset(d.ResetTokens))
+		h["X-Ratelimit-Limit-Tokens"] = []string{strconv.FormatInt(d.LimitTokens, 10)}
+		h["X-Ratelimit-Remaining-Tokens"] = []string{strconv.FormatInt(d.RemainingTokens, 10)}
+		h["X-Ratelimit-Reset-Tokens"] = []string{formatReset(d.ResetTokens)}
 	}
 	if !d.Allowed {
-		h.Set("retry-after", strconv.FormatInt(retrySeconds(d.RetryAfter), 10))
+		h["Retry-After"] = []string{strconv.FormatInt(retrySeconds(d.RetryAfter), 10)}
 	}
 }
 

@@ -7,6 +7,7 @@
 package metering
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,8 @@ type ticket struct {
 	call     *gateway.Call
 	model    string
 	start    time.Time
-	prompt   int64 // estimated prompt tokens
+	req      *gateway.Request
+	prompt   int64 // estimated prompt tokens; -1 until counted
 	maxOut   int64
 	decision limits.Decision
 	lease    limits.Lease
@@ -93,8 +95,7 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 			"The model `"+r.Model+"` does not exist or you do not have access to it.")
 	}
 	dep := m.deploy.Load()
-	t := &ticket{m: m, key: k, call: c, model: r.Model, start: m.clock(), enc: dep.Tokenizers.For(r.Model)}
-	t.prompt = estimatePrompt(t.enc, c.Op, r)
+	t := &ticket{m: m, key: k, call: c, req: r, model: r.Model, start: m.clock(), enc: dep.Tokenizers.For(r.Model), prompt: -1}
 	t.maxOut = DefaultMaxOutput
 	if c.Op == provider.OpEmbedding {
 		t.maxOut = 0
@@ -111,7 +112,7 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 		rules = append(rules, limits.Rule{Scope: "project:" + p.ID, RPM: p.RPM, TPM: p.TPM, Concurrency: p.Concurrency})
 	}
 	if len(rules) > 0 {
-		d, lease, err := m.Limits.Acquire(ctx, rules, limits.Usage{Tokens: t.prompt + t.maxOut})
+		d, lease, err := m.Limits.Acquire(ctx, rules, limits.Usage{Tokens: t.promptTokens() + t.maxOut})
 		if err != nil {
 			if !m.FailOpen {
 				return nil, backendDown(err)
@@ -132,7 +133,7 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 	if budgets := t.budgets(); len(budgets) > 0 {
 		price, ok := m.price(r.Model, "", t.start)
 		if ok && price.Currency == k.Org.Currency {
-			most := tenancy.WithMarkup(price.Cost(tenancy.Tokens{Prompt: t.prompt, Completion: t.maxOut}), k.Org.MarkupBPS)
+			most := tenancy.WithMarkup(price.Cost(tenancy.Tokens{Prompt: t.promptTokens(), Completion: t.maxOut}), k.Org.MarkupBPS)
 			res, err := m.Budgets.Reserve(ctx, budgets, most)
 			var be *limits.BudgetError
 			switch {
@@ -284,7 +285,7 @@ func (t *ticket) Route(ctx context.Context, d *router.Deployment) (func(), error
 	if !ok {
 		return func() {}, nil
 	}
-	dec, lease, err := t.m.Limits.Acquire(ctx, []limits.Rule{rule}, limits.Usage{Tokens: t.prompt + t.maxOut})
+	dec, lease, err := t.m.Limits.Acquire(ctx, []limits.Rule{rule}, limits.Usage{Tokens: t.promptTokens() + t.maxOut})
 	if err != nil {
 		if t.m.FailOpen {
 			return func() {}, nil
@@ -312,7 +313,7 @@ func (t *ticket) Done(r *gateway.Result) {
 	if !r.UsageReported {
 		tok = tenancy.Tokens{}
 		if r.Status == http.StatusOK || r.Status == 499 || len(r.Generated) > 0 {
-			tok.Prompt = t.prompt
+			tok.Prompt = t.promptTokens()
 			tok.Completion = int64(t.enc.Count(string(r.Generated)))
 		}
 	}
@@ -351,10 +352,22 @@ func (t *ticket) Done(r *gateway.Result) {
 	}
 }
 
-// estimatePrompt counts the prompt's tokens for limits and reservations.
+// promptTokens counts the prompt once, when something needs it: token
+// limits, a budget reservation, or usage the upstream did not report.
+func (t *ticket) promptTokens() int64 {
+	if t.prompt < 0 {
+		t.prompt = estimatePrompt(t.enc, t.call.Op, t.req)
+	}
+	return t.prompt
+}
+
+// estimatePrompt counts the prompt's tokens.
 func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *gateway.Request) int64 {
 	switch op {
 	case provider.OpChat:
+		if n, ok := countPlainChat(enc, r.Body, r.Fields); ok {
+			return n
+		}
 		if n, err := tokenize.CountChatRequest(enc, r.Body); err == nil {
 			return int64(n)
 		}
@@ -364,6 +377,54 @@ func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *gateway.Request) 
 		return countTexts(enc, r.Body, r.Fields.Input)
 	}
 	return int64(len(r.Body) / 4)
+}
+
+// countPlainChat is tokenize.CountChatRequest for the common request whose
+// messages hold only strings and which defines no tools, read straight
+// from the body's spans. ok is false for anything else.
+func countPlainChat(enc *tokenize.Encoding, body []byte, f wire.Fields) (int64, bool) {
+	if f.Tools.Present() && wire.Kind(body, f.Tools) != "null" {
+		return 0, false
+	}
+	n, ok := int64(tokenize.ReplyPriming), true
+	wire.Each(body, f.Messages, func(_ []byte, m wire.Span) bool {
+		if body[m.Start] != '{' {
+			ok = false
+			return false
+		}
+		n += tokenize.TokensPerMessage
+		var seen [8][]byte
+		keys := 0
+		wire.Each(body, m, func(k []byte, v wire.Span) bool {
+			// A repeated key means JSON's last-wins; leave that to the slow path.
+			for _, s := range seen[:min(keys, len(seen))] {
+				if string(s) == string(k) {
+					ok = false
+					return false
+				}
+			}
+			if keys == len(seen) || bytes.IndexByte(k, '\\') >= 0 {
+				ok = false
+				return false
+			}
+			seen[keys] = k
+			keys++
+			switch body[v.Start] {
+			case 'n': // null
+			case '"':
+				s, _ := wire.String(body, v)
+				n += int64(enc.Count(s))
+				if string(k) == "name" {
+					n += tokenize.TokensPerName
+				}
+			default:
+				ok = false
+			}
+			return ok
+		})
+		return ok
+	})
+	return n, ok
 }
 
 // countTexts counts a string or an array of strings (token arrays count

@@ -99,3 +99,17 @@ func BenchmarkLoad(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkCountChatRequestSmall(b *testing.B) {
+	enc, err := Get(O200KBase)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello."}],"max_tokens":64}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := CountChatRequest(enc, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

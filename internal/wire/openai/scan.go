@@ -30,6 +30,7 @@ type Fields struct {
 	MaxTokens     Span
 	Metadata      Span
 	User          Span
+	Tools         Span // "tools" or the legacy "functions"
 }
 
 // field identifies which Fields member a key maps to.
@@ -55,6 +56,8 @@ func (f *Fields) slot(key []byte) *Span {
 		return &f.Metadata
 	case "user":
 		return &f.User
+	case "tools", "functions":
+		return &f.Tools
 	}
 	return nil
 }
