@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -33,12 +34,22 @@ type env struct {
 // start runs a real server on a loopback port with the given models YAML.
 func start(t *testing.T, modelsYAML string) *env {
 	t.Helper()
+	return startLogged(t, modelsYAML, nil)
+}
+
+// startLogged is start with the server's log written to w (JSON lines).
+func startLogged(t *testing.T, modelsYAML string, w io.Writer) *env {
+	t.Helper()
 	yaml := "data_dir: " + t.TempDir() + "\nrouter:\n  backoff: {initial: 1ms, max: 5ms, max_wait: 3s}\n  breaker: {failures: 3, cooldown: 300ms}\n" + modelsYAML
 	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv, err := server.New(context.Background(), server.Options{Config: cfg, AdminKey: adminKey})
+	o := server.Options{Config: cfg, AdminKey: adminKey}
+	if w != nil {
+		o.Log = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(context.Background(), o)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

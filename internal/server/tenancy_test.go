@@ -466,3 +466,82 @@ func waitFor(t *testing.T, f func() bool) {
 		}
 	}
 }
+
+// syncBuf is a goroutine-safe log sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestKeysNeverLoggedAndDeploymentLimits(t *testing.T) {
+	up := upstream(t)
+	var logs syncBuf
+	e := startLogged(t, oneModel("chat", up.URL, `
+        limits: {rpm: 2}
+`), &logs)
+	_, _, k := e.tenant("log", nil, nil, nil)
+	body := []byte(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`)
+	codes := map[int]int{}
+	for i := 0; i < 3; i++ {
+		st, _, _ := e.post("/v1/chat/completions", k.Key, body)
+		codes[st]++
+	}
+	// The deployment takes 2 a minute whoever sends them; with no other
+	// deployment the third is refused as rate limited.
+	if codes[200] != 2 || codes[429] != 1 {
+		t.Errorf("statuses %v, want 2×200 and 1×429 from the deployment's limit", codes)
+	}
+	if up.Requests.Load() != 2 {
+		t.Errorf("the upstream got %d requests past its limit of 2", up.Requests.Load())
+	}
+	out := logs.String()
+	if !strings.Contains(out, k.ID) {
+		t.Errorf("request logs do not name the key id:\n%s", out)
+	}
+	for _, secret := range []string{k.Key, adminKey, k.Key[3:]} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("a key secret appears in the logs")
+		}
+	}
+}
+
+func TestAbandonedStreamIsCharged(t *testing.T) {
+	up := upstream(t)
+	up.SetDefault(fakeai.Behavior{Chunks: 200, ChunkDelay: 10 * time.Millisecond})
+	e := start(t, oneModel("chat", up.URL, priced))
+	_, _, k := e.tenant("ab", nil, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.base+"/v1/chat/completions",
+		strings.NewReader(`{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+k.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	got := 0
+	for got < 2000 {
+		n, err := resp.Body.Read(buf)
+		got += n
+		if err != nil {
+			break
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	var u usageRows
+	waitFor(t, func() bool {
+		u = usageRows{}
+		e.call("GET", "/api/usage?by=key", adminKey, nil, &u)
+		return total(u) == 1
+	})
+	r := u.Data[0]
+	// Some of the 200 chunks ("tokN ") were generated before the hang-up;
+	// each is at least one token, and the prompt is counted too.
+	if r.CompletionTokens < 5 || r.CompletionTokens >= 400 || r.PromptTokens == 0 || r.CostMicros == 0 {
+		t.Errorf("abandoned stream charged as %+v", r)
+	}
+}
