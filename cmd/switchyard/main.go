@@ -30,6 +30,7 @@ func commands() []command {
 		{"version", "print the version", cmdVersion},
 		{"config", "work with config files (config check FILE)", cmdConfig},
 		{"bench", "measure performance (bench gateway)", cmdBench},
+		{"audit", "check the audit log's hash chain (audit verify)", cmdAudit},
 	}, clientCommands()...)
 }
 

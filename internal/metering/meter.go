@@ -80,7 +80,8 @@ type ticket struct {
 	decision limits.Decision
 	lease    limits.Lease
 	res      limits.Reservation
-	enc      *tokenize.Encoding
+	tok      *tokenize.Mapper
+	enc      *tokenize.Encoding // loaded on first use
 }
 
 // Admit implements gateway.Admitter.
@@ -95,7 +96,7 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 			"The model `"+r.Model+"` does not exist or you do not have access to it.")
 	}
 	dep := m.deploy.Load()
-	t := &ticket{m: m, key: k, call: c, req: r, model: r.Model, start: m.clock(), enc: dep.Tokenizers.For(r.Model), prompt: -1}
+	t := &ticket{m: m, key: k, call: c, req: r, model: r.Model, start: m.clock(), tok: dep.Tokenizers, prompt: -1}
 	t.maxOut = DefaultMaxOutput
 	if c.Op == provider.OpEmbedding {
 		t.maxOut = 0
@@ -314,7 +315,7 @@ func (t *ticket) Done(r *gateway.Result) {
 		tok = tenancy.Tokens{}
 		if r.Status == http.StatusOK || r.Status == 499 || len(r.Generated) > 0 {
 			tok.Prompt = t.promptTokens()
-			tok.Completion = int64(t.enc.Count(string(r.Generated)))
+			tok.Completion = int64(t.encoding().Count(string(r.Generated)))
 		}
 	}
 	if r.Deployment == "" { // never reached an upstream
@@ -356,9 +357,18 @@ func (t *ticket) Done(r *gateway.Result) {
 // limits, a budget reservation, or usage the upstream did not report.
 func (t *ticket) promptTokens() int64 {
 	if t.prompt < 0 {
-		t.prompt = estimatePrompt(t.enc, t.call.Op, t.req)
+		t.prompt = estimatePrompt(t.encoding(), t.call.Op, t.req)
 	}
 	return t.prompt
+}
+
+// encoding is the model's tokenizer, built on first use (a vocabulary
+// takes a while to load; requests that need no count never pay for it).
+func (t *ticket) encoding() *tokenize.Encoding {
+	if t.enc == nil {
+		t.enc = t.tok.For(t.model)
+	}
+	return t.enc
 }
 
 // estimatePrompt counts the prompt's tokens.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"switchyard/internal/gateway"
@@ -48,6 +49,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/orgs/{org}/balance", s.api(s.balance))
 	mux.HandleFunc("GET /api/usage", s.api(s.usage))
 	mux.HandleFunc("GET /api/orgs/{org}/invoices/{month}", s.api(s.invoice))
+	mux.HandleFunc("GET /api/audit", s.auth(true, s.auditList))
+	mux.HandleFunc("GET /api/audit/verify", s.auth(true, s.auditVerify))
 }
 
 // api authenticates any key for an admin API handler.
@@ -156,6 +159,7 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		storeError(w, "organisation", err)
 		return
 	}
+	s.record(r, k, "org.create", created.ID, nil)
 	writeJSON(w, http.StatusCreated, created)
 }
 
@@ -198,6 +202,7 @@ func (s *Server) updateOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		storeError(w, "organisation", err)
 		return
 	}
+	s.record(r, k, "org.update", o.ID, nil)
 	writeJSON(w, http.StatusOK, updated)
 }
 
@@ -214,6 +219,7 @@ func (s *Server) deleteOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		storeError(w, "organisation", err)
 		return
 	}
+	s.record(r, k, "org.delete", o.ID, nil)
 	writeJSON(w, http.StatusOK, map[string]any{"id": o.ID, "deleted": true})
 }
 
@@ -252,6 +258,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, k *tenanc
 		storeError(w, "project", err)
 		return
 	}
+	s.record(r, k, "project.create", created.ID, map[string]string{"org": o.ID})
 	writeJSON(w, http.StatusCreated, created)
 }
 
@@ -289,6 +296,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *tenanc
 		storeError(w, "project", err)
 		return
 	}
+	s.record(r, k, "project.update", p.ID, nil)
 	writeJSON(w, http.StatusOK, updated)
 }
 
@@ -305,6 +313,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, k *tenanc
 		storeError(w, "project", err)
 		return
 	}
+	s.record(r, k, "project.delete", p.ID, nil)
 	writeJSON(w, http.StatusOK, map[string]any{"id": p.ID, "deleted": true})
 }
 
@@ -379,6 +388,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		storeError(w, "key", err)
 		return
 	}
+	s.record(r, k, "key.create", created.ID, map[string]string{"project": p.ID})
 	writeJSON(w, http.StatusCreated, keyCreated{Key: created, Secret: secret})
 }
 
@@ -435,6 +445,7 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		storeError(w, "key", err)
 		return
 	}
+	s.record(r, k, "key.update", target.ID, nil)
 	writeJSON(w, http.StatusOK, updated)
 }
 
@@ -451,6 +462,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		storeError(w, "key", err)
 		return
 	}
+	s.record(r, k, "key.revoke", target.ID, nil)
 	writeJSON(w, http.StatusOK, map[string]any{"id": target.ID, "revoked": true})
 }
 
@@ -491,6 +503,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, k *tenancy.K
 		storeError(w, "user", err)
 		return
 	}
+	s.record(r, k, "user.create", created.ID, map[string]string{"role": created.Role})
 	writeJSON(w, http.StatusCreated, userCreated{User: created, KeyID: key.ID, Secret: secret})
 }
 
@@ -531,6 +544,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, k *tenancy.K
 		storeError(w, "user", err)
 		return
 	}
+	s.record(r, k, "user.update", u.ID, map[string]string{"role": updated.Role})
 	writeJSON(w, http.StatusOK, updated)
 }
 
@@ -543,6 +557,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, k *tenancy.K
 		storeError(w, "user", err)
 		return
 	}
+	s.record(r, k, "user.delete", u.ID, nil)
 	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "deleted": true})
 }
 
@@ -570,6 +585,7 @@ func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 		storeError(w, "price", err)
 		return
 	}
+	s.record(r, k, "price.add", created.ID, map[string]string{"model": created.Model})
 	writeJSON(w, http.StatusCreated, created)
 }
 
@@ -594,6 +610,7 @@ func (s *Server) topUp(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
 		storeError(w, "top-up", err)
 		return
 	}
+	s.record(r, k, "org.topup", o.ID, map[string]string{"entry": e.ID, "amount_micros": strconv.FormatInt(e.Amount, 10)})
 	writeJSON(w, http.StatusCreated, e)
 }
 

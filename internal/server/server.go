@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"switchyard/internal/audit"
 	"switchyard/internal/config"
 	"switchyard/internal/db"
 	"switchyard/internal/gateway"
@@ -62,6 +63,7 @@ type Server struct {
 	limits  limits.Limiter
 	budgets limits.Budgets
 	redis   *redis.Client
+	audit   *audit.Log
 	stop    context.CancelFunc // ends background work (tenancy watch)
 	bg      sync.WaitGroup
 
@@ -101,6 +103,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			s.closeStores()
 		}
 	}()
+	s.audit = audit.Open(d, log)
 	if s.keys, err = tenancy.NewStore(ctx, d, log); err != nil {
 		return nil, err
 	}
@@ -247,6 +250,9 @@ func (s *Server) closeStores() error {
 		s.bg.Wait()
 	}
 	var errs []error
+	if s.audit != nil {
+		errs = append(errs, s.audit.Close())
+	}
 	if s.ledger != nil {
 		errs = append(errs, s.ledger.Close())
 	}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"switchyard/internal/audit"
+	"switchyard/internal/gateway"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// record adds an admin action to the audit log: the calling key, the
+// action, its target and the request id — never a secret.
+func (s *Server) record(r *http.Request, k *tenancy.Key, action, target string, detail map[string]string) {
+	s.audit.Record(audit.Entry{Actor: k.ID, Action: action, Target: target, RequestID: r.Header.Get(gateway.HeaderRequestID), Detail: detail})
+}
+
+// auditList serves GET /api/audit (platform admin).
+func (s *Server) auditList(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+	q := r.URL.Query()
+	f := audit.Filter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target")}
+	for name, p := range map[string]*int64{"after": &f.AfterSeq} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", name, "'"+name+"' must be an integer.")
+				return
+			}
+			*p = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "limit", "'limit' must be an integer.")
+			return
+		}
+		f.Limit = n
+	}
+	if err := s.audit.Flush(r.Context()); err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	es, err := audit.List(r.Context(), s.db, f)
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, list(es))
+}
+
+// auditVerify serves GET /api/audit/verify (platform admin).
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+	if err := s.audit.Flush(r.Context()); err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	n, err := audit.Verify(r.Context(), s.db)
+	if p, ok := err.(*audit.Problem); ok {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "entries": n, "first_bad": p})
+		return
+	}
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entries": n})
+}
