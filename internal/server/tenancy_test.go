@@ -16,6 +16,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"switchyard/internal/db/dbtest"
 	"switchyard/internal/fakeai"
 )
 
@@ -99,9 +100,11 @@ const priced = `
         price: {input: 2, output: 10, currency: USD}
 `
 
-func TestKeysMeteringAndReports(t *testing.T) {
+func TestKeysMeteringAndReports(t *testing.T) { onBothDatabases(t, testKeysMeteringAndReports) }
+
+func testKeysMeteringAndReports(t *testing.T, database string) {
 	up := upstream(t)
-	e := start(t, oneModel("chat", up.URL, priced))
+	e := start(t, database+oneModel("chat", up.URL, priced))
 	orgID, projectID, k := e.tenant("acme", nil, nil, map[string]any{"name": "ci"})
 	if !strings.HasPrefix(k.Key, "sy-") || len(k.Key) < 40 || k.Prefix != k.Key[:10] {
 		t.Fatalf("key %q prefix %q: want sy- and 32 random bytes, prefix shown", k.Key, k.Prefix)
@@ -240,9 +243,11 @@ func TestKeyModelsAndExpiry(t *testing.T) {
 	}
 }
 
-func TestRateLimitHeadersAndRefusal(t *testing.T) {
+func TestRateLimitHeadersAndRefusal(t *testing.T) { onBothDatabases(t, testRateLimitHeadersAndRefusal) }
+
+func testRateLimitHeadersAndRefusal(t *testing.T, database string) {
 	up := upstream(t)
-	e := start(t, oneModel("chat", up.URL, ""))
+	e := start(t, database+oneModel("chat", up.URL, ""))
 	_, _, k := e.tenant("rl", nil, nil, map[string]any{"rpm": 2, "tpm": 100000})
 	body := []byte(`{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":10}`)
 	for i := 0; i < 2; i++ {
@@ -289,9 +294,11 @@ func TestConcurrencyLimitPerProject(t *testing.T) {
 	}
 }
 
-func TestPrepaidBalanceAndBudgets(t *testing.T) {
+func TestPrepaidBalanceAndBudgets(t *testing.T) { onBothDatabases(t, testPrepaidBalanceAndBudgets) }
+
+func testPrepaidBalanceAndBudgets(t *testing.T, database string) {
 	up := upstream(t)
-	e := start(t, oneModel("chat", up.URL, priced))
+	e := start(t, database+oneModel("chat", up.URL, priced))
 	orgID, _, k := e.tenant("pp", map[string]any{"prepaid": true}, nil, nil)
 	body := []byte(`{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":5}`)
 	st, _, b := e.post("/v1/chat/completions", k.Key, body)
@@ -334,8 +341,12 @@ func TestPrepaidBalanceAndBudgets(t *testing.T) {
 }
 
 func TestIsolationBetweenOrgsAndProjects(t *testing.T) {
+	onBothDatabases(t, testIsolationBetweenOrgsAndProjects)
+}
+
+func testIsolationBetweenOrgsAndProjects(t *testing.T, database string) {
 	up := upstream(t)
-	e := start(t, oneModel("chat", up.URL, priced))
+	e := start(t, database+oneModel("chat", up.URL, priced))
 	orgA, projA, keyA := e.tenant("a", nil, nil, nil)
 	orgB, projB, keyB := e.tenant("b", nil, nil, nil)
 	for _, k := range []string{keyA.Key, keyB.Key} {
@@ -508,10 +519,12 @@ func TestKeysNeverLoggedAndDeploymentLimits(t *testing.T) {
 	}
 }
 
-func TestAbandonedStreamIsCharged(t *testing.T) {
+func TestAbandonedStreamIsCharged(t *testing.T) { onBothDatabases(t, testAbandonedStreamIsCharged) }
+
+func testAbandonedStreamIsCharged(t *testing.T, database string) {
 	up := upstream(t)
 	up.SetDefault(fakeai.Behavior{Chunks: 200, ChunkDelay: 10 * time.Millisecond})
-	e := start(t, oneModel("chat", up.URL, priced))
+	e := start(t, database+oneModel("chat", up.URL, priced))
 	_, _, k := e.tenant("ab", nil, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", e.base+"/v1/chat/completions",
@@ -544,4 +557,14 @@ func TestAbandonedStreamIsCharged(t *testing.T) {
 	if r.CompletionTokens < 5 || r.CompletionTokens >= 400 || r.PromptTokens == 0 || r.CostMicros == 0 {
 		t.Errorf("abandoned stream charged as %+v", r)
 	}
+}
+
+// onBothDatabases runs fn on SQLite and, when SWITCHYARD_TEST_POSTGRES is
+// set, on a fresh PostgreSQL schema; database is the config's database
+// section for start.
+func onBothDatabases(t *testing.T, fn func(t *testing.T, database string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, "database: {url: '"+dbtest.PostgresURL(t)+"'}\n")
+	})
 }
