@@ -98,6 +98,28 @@ func validate(op provider.Op, body []byte) (f wire.Fields, model string, stream 
 		if stream {
 			return f, "", false, wire.Invalid("stream", "Embeddings cannot be streamed.")
 		}
+	case provider.OpClassify:
+		if !f.Input.Present() {
+			return f, "", false, wire.Invalid("input", "Missing required parameter: 'input'.")
+		}
+		if k := wire.Kind(body, f.Input); k != "string" && k != "array" {
+			return f, "", false, wire.Invalid("input", "Invalid type for 'input': expected a string or an array of strings, but got "+k+".")
+		}
+		var bad error
+		i := 0
+		wire.Each(body, f.Input, func(_ []byte, v wire.Span) bool {
+			if k := wire.Kind(body, v); k != "string" {
+				bad = wire.Invalid("input["+itoa(i)+"]", "Invalid type for 'input["+itoa(i)+"]': expected a string, but got "+k+".")
+			}
+			i++
+			return bad == nil
+		})
+		if bad != nil {
+			return f, "", false, bad
+		}
+		if stream {
+			return f, "", false, wire.Invalid("stream", "Classifications cannot be streamed.")
+		}
 	}
 	return f, model, stream, nil
 }

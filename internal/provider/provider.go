@@ -24,6 +24,7 @@ const (
 	OpChat Op = iota
 	OpCompletion
 	OpEmbedding
+	OpClassify
 )
 
 func (o Op) String() string {
@@ -34,6 +35,8 @@ func (o Op) String() string {
 		return "completion"
 	case OpEmbedding:
 		return "embedding"
+	case OpClassify:
+		return "classify"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
@@ -45,6 +48,8 @@ func (o Op) Path() string {
 		return "/completions"
 	case OpEmbedding:
 		return "/embeddings"
+	case OpClassify:
+		return "/classify"
 	}
 	return "/chat/completions"
 }
