@@ -30,6 +30,7 @@ func commands() []command {
 		{"version", "print the version", cmdVersion},
 		{"config", "work with config files (config check FILE)", cmdConfig},
 		{"bench", "measure performance (bench gateway)", cmdBench},
+		{"specialist", "train, evaluate and version specialists (specialist train|eval|list|show|promote|rollback)", cmdSpecialist},
 		{"audit", "check the audit log's hash chain (audit verify)", cmdAudit},
 	}, clientCommands()...)
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// specialistCSV is 3 labels × 15 examples, English and Chinese, with
+// non-default column names.
+const specialistCSV = `utterance,intent
+I want my money back,refund
+please refund my order,refund
+refund the payment for this item,refund
+can I get a refund,refund
+the product broke and I want a refund,refund
+return this and give me my money back,refund
+how do I get reimbursed for my purchase,refund
+charge me back for the damaged item,refund
+我要退款,refund
+请给我退款,refund
+这个商品我要退货退款,refund
+钱什么时候退回来,refund
+申请退款,refund
+退款到我的账户,refund
+质量太差我要退钱,refund
+where is my package,shipping
+when will my order arrive,shipping
+track my shipment,shipping
+my parcel has not been delivered,shipping
+how long does delivery take,shipping
+the courier is late,shipping
+shipping status of my order,shipping
+has my order shipped yet,shipping
+我的快递到哪了,shipping
+什么时候发货,shipping
+物流信息查询,shipping
+包裹还没送到,shipping
+快递几天能到,shipping
+查一下我的物流,shipping
+订单发货了吗,shipping
+hello there,greeting
+hi,greeting
+good morning,greeting
+hey how are you,greeting
+good evening,greeting
+hello nice to meet you,greeting
+hi there friend,greeting
+greetings,greeting
+你好,greeting
+早上好,greeting
+晚上好,greeting
+您好呀,greeting
+嗨你好,greeting
+大家好,greeting
+下午好,greeting
+`
+
+const specialistEvalCSV = `utterance,intent
+refund please,refund
+退款,refund
+where is my order,shipping
+快递呢,shipping
+hello,greeting
+你好呀,greeting
+`
+
+func TestSpecialistCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "train.csv")
+	evalFile := filepath.Join(dir, "eval.csv")
+	if err := os.WriteFile(data, []byte(specialistCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(evalFile, []byte(specialistEvalCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(dir, "state")
+	sy := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append([]string{"specialist"}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	train := []string{"train", "--name", "intent", "--data", data, "--text-column", "utterance", "--label-column", "intent", "--data-dir", dataDir}
+
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		code      int
+		stdout    []string // substrings
+		stderrHas []string
+	}{
+		{"train v1", append(train, "--eval", evalFile), 0,
+			[]string{"intent v1: ", "validation: accuracy", "eval:       accuracy", "promoted v1"}, []string{"training intent on 45 rows", "refit", "["}},
+		{"train v2", train, 0, []string{"intent v2: "}, nil},
+		{"list", []string{"list", "--data-dir", dataDir}, 0, []string{"NAME", "intent", "2"}, nil},
+		{"show", []string{"show", "intent", "--data-dir", dataDir}, 0, []string{"v1", "v2", "refund"}, nil},
+		{"promote", []string{"promote", "--name", "intent", "--version", "2", "--data-dir", dataDir}, 0, []string{"v2 promoted"}, nil},
+		{"eval promoted", []string{"eval", "--name", "intent", "--data", evalFile, "--text-column", "utterance", "--label-column", "intent",
+			"--data-dir", dataDir, "--svg", filepath.Join(dir, "cm.svg")}, 0, []string{"intent v2 on", "refund", "shipping"}, nil},
+		{"rollback", []string{"rollback", "--name", "intent", "--data-dir", dataDir}, 0, []string{"rolled back to v1"}, nil},
+		{"rollback again", []string{"rollback", "--name", "intent", "--data-dir", dataDir}, 1, nil, []string{"no earlier promoted version"}},
+		{"no name", []string{"show", "--data-dir", dataDir}, 1, nil, []string{"--name is required"}},
+		{"unknown", []string{"show", "--name", "ghost", "--data-dir", dataDir}, 1, nil, []string{"not found"}},
+		{"bad verb", []string{"frobnicate", "--name", "x", "--data-dir", dataDir}, 2, nil, []string{"unknown verb"}},
+		{"no verb", nil, 2, []string{"Usage: switchyard specialist"}, nil},
+		{"missing data", []string{"train", "--name", "x", "--data", filepath.Join(dir, "nope.csv"), "--data-dir", dataDir}, 1, nil, []string{"nope.csv"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := sy(tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tc.stderrHas {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+		})
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cm.svg")); err != nil || !bytes.Contains(b, []byte("<svg")) {
+		t.Errorf("svg: %v", err)
+	}
+
+	// SWITCHYARD_DATA_DIR is the default --data-dir.
+	t.Setenv("SWITCHYARD_DATA_DIR", dataDir)
+	if code, out, errOut := sy("list"); code != 0 || !strings.Contains(out, "intent") {
+		t.Errorf("list from env: %d %s %s", code, out, errOut)
+	}
+}

@@ -1,0 +1,47 @@
+package policy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestResolveAndActions(t *testing.T) {
+	strict := Policy{Input: Rules{PII: map[string]string{"CN_ID": Block, "*": Redact}, Injection: Block}, Output: Rules{PII: map[string]string{"*": Redact}}}
+	named := map[string]Policy{"strict": strict}
+	cases := []struct {
+		raw     string
+		wantErr string
+		check   func(p Policy) bool
+	}{
+		{``, "", func(p Policy) bool { return p.Input.PIIAction("EMAIL") == Flag && p.Input.InjectionAction() == Flag }},
+		{`"strict"`, "", func(p Policy) bool {
+			return p.Input.PIIAction("CN_ID") == Block && p.Input.PIIAction("EMAIL") == Redact && p.Output.PIIAction("IP") == Redact
+		}},
+		{`"lax"`, "unknown policy", nil},
+		{`{"input":{"pii":{"PHONE":"pseudonymise"},"categories":{"violence":"block"}}}`, "", func(p Policy) bool {
+			return p.Input.PIIAction("PHONE") == Pseudonymise && p.Input.PIIAction("EMAIL") == Allow && p.Input.Pseudonymises() &&
+				p.Input.CategoryAction("violence") == Block && p.Input.CategoryAction("sexual") == Allow && p.Output.Empty()
+		}},
+		{`{"input":{"pii":{"PHONE":"shred"}}}`, "unknown action", nil},
+		{`{"input":{"pii":{"TELEPHONE":"redact"}}}`, "unknown type", nil},
+		{`{"output":{"pii":{"*":"pseudonymise"}}}`, "applies to input", nil},
+		{`{"input":{"injection":"redact"}}`, "unknown action", nil},
+		{`{"inputs":{}}`, "unknown field", nil},
+	}
+	for _, c := range cases {
+		p, err := Resolve(json.RawMessage(c.raw), named, Detect)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: err = %v, want %q", c.raw, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || !c.check(p) {
+			t.Errorf("%s: %+v, %v", c.raw, p, err)
+		}
+	}
+	if !(&Rules{}).Empty() || Detect.Input.Empty() {
+		t.Error("Empty is wrong")
+	}
+}
