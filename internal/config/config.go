@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"time"
+
+	"switchyard/internal/policy"
 )
 
 // Config is the whole configuration of a switchyard process.
@@ -26,6 +29,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Metering configures token counting.
 	Metering Metering `yaml:"metering"`
+	// Guard names the privacy and safety policies.
+	Guard Guard `yaml:"guard"`
 
 	// File is the path the config was read from ("" for defaults).
 	File string `yaml:"-"`
@@ -86,6 +91,18 @@ type Metering struct {
 	Tokenizers map[string]string `yaml:"tokenizers"`
 	// DefaultTokenizer is used for models not in Tokenizers (default o200k_base).
 	DefaultTokenizer string `yaml:"default_tokenizer"`
+}
+
+// Guard holds the named guard policies and the default one.
+type Guard struct {
+	// Default names the policy of projects that choose none; "" is the
+	// built-in "detect" policy (detect and flag everything, block nothing).
+	Default string `yaml:"default"`
+	// Policies are named policies projects may choose.
+	Policies map[string]policy.Policy `yaml:"policies"`
+	// HoldBack is how many characters of a streamed answer are held back
+	// so a value split across chunks is still caught (default 64).
+	HoldBack int `yaml:"hold_back"`
 }
 
 // DeploymentLimits cap what one deployment is sent, across all keys.
@@ -166,6 +183,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Limits.Backend == "" {
 		c.Limits.Backend = "memory"
+	}
+	if c.Guard.HoldBack == 0 {
+		c.Guard.HoldBack = 64
 	}
 	if c.Metering.DefaultTokenizer == "" {
 		c.Metering.DefaultTokenizer = "o200k_base"
@@ -257,6 +277,18 @@ func (c *Config) Validate() error {
 	if e := c.Metering.DefaultTokenizer; e != "o200k_base" && e != "cl100k_base" {
 		bad(0, "metering.default_tokenizer", "unknown tokenizer %q (want o200k_base or cl100k_base)", e)
 	}
+	for _, name := range sortedNames(c.Guard.Policies) {
+		p := c.Guard.Policies[name]
+		if err := p.Validate(); err != nil {
+			bad(0, "guard.policies."+name, "%v", err)
+		}
+	}
+	if _, ok := c.Guard.Policies[c.Guard.Default]; c.Guard.Default != "" && !ok {
+		bad(0, "guard.default", "unknown policy %q", c.Guard.Default)
+	}
+	if c.Guard.HoldBack < 0 {
+		bad(0, "guard.hold_back", "must not be negative")
+	}
 	if !validStrategy(c.Router.Strategy) {
 		bad(0, "router.strategy", "unknown strategy %q (want one of %s)", c.Router.Strategy, strings.Join(Strategies, ", "))
 	}
@@ -322,6 +354,15 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func validStrategy(s string) bool {

@@ -119,3 +119,35 @@ func FuzzParse(f *testing.F) {
 		Parse("f.yaml", data, env(map[string]string{"A": "1"}))
 	})
 }
+
+func TestGuardPolicies(t *testing.T) {
+	good := `
+guard:
+  default: strict
+  policies:
+    strict:
+      input:
+        pii: {CN_ID: block, PHONE: pseudonymise, "*": redact}
+        injection: block
+        categories: {violence: flag}
+      output:
+        pii: {"*": redact}
+`
+	c, err := Parse("g.yaml", []byte(good), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Guard.Policies["strict"]
+	if p.Input.PIIAction("CN_ID") != "block" || p.Input.PIIAction("EMAIL") != "redact" || p.Output.PIIAction("IP") != "redact" || c.Guard.HoldBack != 64 {
+		t.Errorf("decoded %+v", c.Guard)
+	}
+	for _, bad := range []string{
+		"guard:\n  policies:\n    x:\n      input:\n        pii: {PHONE: shred}\n",
+		"guard:\n  default: nope\n",
+		"guard:\n  policies:\n    x:\n      inputs: {}\n",
+	} {
+		if _, err := Parse("g.yaml", []byte(bad), func(string) (string, bool) { return "", false }); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
