@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"switchyard/internal/gateway"
+	"switchyard/internal/policy"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
 )
@@ -253,6 +254,9 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, k *tenanc
 		return
 	}
 	p.OrgID = o.ID
+	if !s.validPolicy(w, p.Policy) {
+		return
+	}
 	created, err := s.keys.CreateProject(r.Context(), p)
 	if err != nil {
 		storeError(w, "project", err)
@@ -291,6 +295,9 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *tenanc
 		return
 	}
 	next.ID, next.OrgID, next.CreatedAt = p.ID, p.OrgID, p.CreatedAt
+	if !s.validPolicy(w, next.Policy) {
+		return
+	}
 	updated, err := s.keys.UpdateProject(r.Context(), next)
 	if err != nil {
 		storeError(w, "project", err)
@@ -315,6 +322,15 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, k *tenanc
 	}
 	s.record(r, k, "project.delete", p.ID, nil)
 	writeJSON(w, http.StatusOK, map[string]any{"id": p.ID, "deleted": true})
+}
+
+// validPolicy checks a project's guard policy setting against the config.
+func (s *Server) validPolicy(w http.ResponseWriter, raw json.RawMessage) bool {
+	if _, err := policy.Resolve(raw, s.Config().Guard.Policies, policy.Detect); err != nil {
+		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "policy", err.Error())
+		return false
+	}
+	return true
 }
 
 // --- keys ---

@@ -568,3 +568,28 @@ func onBothDatabases(t *testing.T, fn func(t *testing.T, database string)) {
 		fn(t, "database: {url: '"+dbtest.PostgresURL(t)+"'}\n")
 	})
 }
+
+func TestProjectPolicyAndRetention(t *testing.T) {
+	e := start(t, "guard:\n  policies:\n    strict:\n      input: {pii: {\"*\": block}}\n")
+	orgID, projectID, _ := e.tenant("pol", nil, nil, nil)
+	var p struct {
+		Policy        json.RawMessage `json:"policy"`
+		KeepBodies    bool            `json:"keep_bodies"`
+		RetentionDays int64           `json:"retention_days"`
+	}
+	if st := e.call("PATCH", "/api/projects/"+projectID, adminKey, map[string]any{"policy": "strict", "keep_bodies": true, "retention_days": 30}, &p); st != 200 {
+		t.Fatalf("set a named policy: %d", st)
+	}
+	if string(p.Policy) != `"strict"` || !p.KeepBodies || p.RetentionDays != 30 {
+		t.Errorf("project = %+v", p)
+	}
+	inline := map[string]any{"input": map[string]any{"pii": map[string]string{"PHONE": "pseudonymise"}}}
+	if st := e.call("POST", "/api/orgs/"+orgID+"/projects", adminKey, map[string]any{"name": "inline", "policy": inline}, nil); st != 201 {
+		t.Errorf("inline policy: %d", st)
+	}
+	for _, bad := range []any{"lax", map[string]any{"input": map[string]any{"pii": map[string]string{"PHONE": "shred"}}}} {
+		if st := e.call("PATCH", "/api/projects/"+projectID, adminKey, map[string]any{"policy": bad}, nil); st != 400 {
+			t.Errorf("policy %v: %d, want 400", bad, st)
+		}
+	}
+}

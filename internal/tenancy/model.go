@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"net/mail"
 	"slices"
 	"sort"
@@ -32,6 +33,14 @@ type Project struct {
 	TPM           int64     `json:"tpm"`
 	Concurrency   int64     `json:"concurrency"`
 	MonthlyBudget int64     `json:"monthly_budget_micros"`
+	// Policy is the project's guard policy: a policy name from the config
+	// (a JSON string) or an inline policy object; empty for the default.
+	Policy json.RawMessage `json:"policy,omitempty"`
+	// KeepBodies allows keeping request and response bodies (for the
+	// feedback loop); off by default. RetentionDays bounds how long (0:
+	// until deleted).
+	KeepBodies    bool      `json:"keep_bodies"`
+	RetentionDays int64     `json:"retention_days"`
 	CreatedAt     time.Time `json:"created_at"`
 }
 
@@ -174,8 +183,11 @@ func (p *Project) check() error {
 	if strings.TrimSpace(p.Name) == "" {
 		return invalid("name is required")
 	}
-	if p.RPM < 0 || p.TPM < 0 || p.Concurrency < 0 || p.MonthlyBudget < 0 {
-		return invalid("limits and budget must not be negative")
+	if p.RPM < 0 || p.TPM < 0 || p.Concurrency < 0 || p.MonthlyBudget < 0 || p.RetentionDays < 0 {
+		return invalid("limits, budget and retention must not be negative")
+	}
+	if len(p.Policy) > 0 && !json.Valid(p.Policy) {
+		return invalid("policy is not valid JSON")
 	}
 	return nil
 }
@@ -190,8 +202,8 @@ func (s *Store) CreateProject(ctx context.Context, p Project) (*Project, error) 
 	}
 	p.ID, p.CreatedAt = newID("proj_"), time.Now().UTC()
 	err := s.change(ctx, func(tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO projects (id, org_id, name, rpm, tpm, concurrency, monthly_budget, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.OrgID, p.Name, p.RPM, p.TPM, p.Concurrency, p.MonthlyBudget, fmtTime(p.CreatedAt))
+		_, err := s.exec(ctx, tx, `INSERT INTO projects (id, org_id, name, rpm, tpm, concurrency, monthly_budget, created_at, policy, keep_bodies, retention_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.OrgID, p.Name, p.RPM, p.TPM, p.Concurrency, p.MonthlyBudget, fmtTime(p.CreatedAt), string(p.Policy), boolInt(p.KeepBodies), p.RetentionDays)
 		return err
 	})
 	if err != nil {
@@ -205,8 +217,8 @@ func (s *Store) UpdateProject(ctx context.Context, p Project) (*Project, error) 
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	return updated(s, ctx, p.ID, s.Project, `UPDATE projects SET name = ?, rpm = ?, tpm = ?, concurrency = ?, monthly_budget = ? WHERE id = ?`,
-		p.Name, p.RPM, p.TPM, p.Concurrency, p.MonthlyBudget, p.ID)
+	return updated(s, ctx, p.ID, s.Project, `UPDATE projects SET name = ?, rpm = ?, tpm = ?, concurrency = ?, monthly_budget = ?, policy = ?, keep_bodies = ?, retention_days = ? WHERE id = ?`,
+		p.Name, p.RPM, p.TPM, p.Concurrency, p.MonthlyBudget, string(p.Policy), boolInt(p.KeepBodies), p.RetentionDays, p.ID)
 }
 
 // DeleteProject removes a project and revokes its keys.

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,7 +84,10 @@ CREATE TABLE prices (
   created_at TEXT NOT NULL
 );
 CREATE TABLE tenancy_version (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);
-INSERT INTO tenancy_version (id, v) VALUES (1, 0)`})
+INSERT INTO tenancy_version (id, v) VALUES (1, 0)`}, db.Migration{Name: "0003_tenancy_project_policy", SQL: `
+ALTER TABLE projects ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN keep_bodies INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN retention_days BIGINT NOT NULL DEFAULT 0`})
 }
 
 // Errors the admin API maps to statuses.
@@ -208,13 +212,18 @@ func (s *Store) Reload(ctx context.Context) error {
 		return nil
 	})
 	if err == nil {
-		err = scanAll(ctx, tx, `SELECT id, org_id, name, rpm, tpm, concurrency, monthly_budget, created_at FROM projects`, func(r *sql.Rows) error {
+		err = scanAll(ctx, tx, `SELECT id, org_id, name, rpm, tpm, concurrency, monthly_budget, created_at, policy, keep_bodies, retention_days FROM projects`, func(r *sql.Rows) error {
 			p := &Project{}
 			var created sql.NullString
-			if err := r.Scan(&p.ID, &p.OrgID, &p.Name, &p.RPM, &p.TPM, &p.Concurrency, &p.MonthlyBudget, &created); err != nil {
+			var pol string
+			var keep int
+			if err := r.Scan(&p.ID, &p.OrgID, &p.Name, &p.RPM, &p.TPM, &p.Concurrency, &p.MonthlyBudget, &created, &pol, &keep, &p.RetentionDays); err != nil {
 				return err
 			}
-			p.CreatedAt = parseTime(created)
+			p.CreatedAt, p.KeepBodies = parseTime(created), keep != 0
+			if pol != "" {
+				p.Policy = json.RawMessage(pol)
+			}
 			sn.projects[p.ID] = p
 			return nil
 		})
