@@ -26,13 +26,13 @@ type Org struct {
 
 // Project groups keys inside an organisation, with limits and a budget.
 type Project struct {
-	ID            string    `json:"id"`
-	OrgID         string    `json:"org_id"`
-	Name          string    `json:"name"`
-	RPM           int64     `json:"rpm"`
-	TPM           int64     `json:"tpm"`
-	Concurrency   int64     `json:"concurrency"`
-	MonthlyBudget int64     `json:"monthly_budget_micros"`
+	ID            string `json:"id"`
+	OrgID         string `json:"org_id"`
+	Name          string `json:"name"`
+	RPM           int64  `json:"rpm"`
+	TPM           int64  `json:"tpm"`
+	Concurrency   int64  `json:"concurrency"`
+	MonthlyBudget int64  `json:"monthly_budget_micros"`
 	// Policy is the project's guard policy: a policy name from the config
 	// (a JSON string) or an inline policy object; empty for the default.
 	Policy json.RawMessage `json:"policy,omitempty"`
