@@ -30,6 +30,10 @@ func commands() []command {
 		{"version", "print the version", cmdVersion},
 		{"config", "work with config files (config check FILE)", cmdConfig},
 		{"bench", "measure performance (bench gateway)", cmdBench},
+		{"pull", "download a GGUF model from Hugging Face (pull hf://OWNER/REPO/FILE.gguf)", cmdPull},
+		{"models", "manage local models (models import|list|rm)", cmdModels},
+		{"chat", "chat with a local model in the terminal (chat -m MODEL)", cmdChat},
+		{"gguf", "inspect GGUF files, synthesise test models (gguf inspect|synth)", cmdGGUF},
 		{"specialist", "train, evaluate and version specialists (specialist train|eval|list|show|promote|rollback)", cmdSpecialist},
 		{"audit", "check the audit log's hash chain (audit verify)", cmdAudit},
 	}, clientCommands()...)

@@ -403,9 +403,13 @@ type Env struct {
 	Config   string // SWITCHYARD_CONFIG
 	Server   string // SWITCHYARD_SERVER: the API client commands' server URL
 	Key      string // SWITCHYARD_KEY: the API client commands' key
+	// HFEndpoint is SWITCHYARD_HF_ENDPOINT: the Hugging Face base URL for
+	// pull (default https://huggingface.co).
+	HFEndpoint string
+	HFToken    Redacted // HF_TOKEN: sent as a bearer token by pull
 }
 
-// ReadEnv reads the SWITCHYARD_* variables.
+// ReadEnv reads the SWITCHYARD_* variables and HF_TOKEN.
 func ReadEnv() Env {
 	return Env{
 		DataDir:  os.Getenv("SWITCHYARD_DATA_DIR"),
@@ -413,6 +417,9 @@ func ReadEnv() Env {
 		Config:   os.Getenv("SWITCHYARD_CONFIG"),
 		Server:   os.Getenv("SWITCHYARD_SERVER"),
 		Key:      os.Getenv("SWITCHYARD_KEY"),
+
+		HFEndpoint: os.Getenv("SWITCHYARD_HF_ENDPOINT"),
+		HFToken:    Redacted(os.Getenv("HF_TOKEN")),
 	}
 }
 

@@ -7,8 +7,9 @@ import (
 )
 
 // registerBuiltins lists every provider kind compiled into the binary.
-// Adding a kind is one new package and one line here.
-func registerBuiltins(r *provider.Registry) {
+// Adding a kind is one new package and one line here. dataDir is where
+// local models named by `model:` live ("": the default).
+func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(openai.Kind, openai.New)
-	r.Register(local.Kind, local.New)
+	r.Register(local.Kind, local.Factory(dataDir))
 }

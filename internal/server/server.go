@@ -90,7 +90,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	reg := o.Registry
 	if reg == nil {
-		reg = Builtins()
+		reg = builtins(cfg.DataDir)
 	}
 	d, err := db.Open(ctx, string(cfg.Database.URL), cfg.DataDir)
 	if err != nil {
@@ -170,10 +170,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	return s, nil
 }
 
-// Builtins is the registry of provider kinds compiled into the binary.
-func Builtins() *provider.Registry {
+// Builtins is the registry of provider kinds compiled into the binary,
+// with local models named by `model:` in the default data directory.
+func Builtins() *provider.Registry { return builtins("") }
+
+// builtins is Builtins with local models in dataDir/models.
+func builtins(dataDir string) *provider.Registry {
 	r := &provider.Registry{}
-	registerBuiltins(r)
+	registerBuiltins(r, dataDir)
 	return r
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"switchyard/internal/engine"
 	"switchyard/internal/engine/chat"
+	"switchyard/internal/engine/library"
 	"switchyard/internal/provider"
 )
 
@@ -23,7 +24,7 @@ const Kind = "local"
 
 // Options are the deployment keys of a local model.
 type Options struct {
-	Path     string `yaml:"path"`     // the GGUF file
+	Path     string `yaml:"path"`     // the GGUF file; "": the deployment's model in DATA_DIR/models
 	Context  int    `yaml:"context"`  // context window per sequence (0: the model's, capped at 4096)
 	Threads  int    `yaml:"threads"`  // compute threads (0: all cores)
 	Parallel int    `yaml:"parallel"` // concurrent sequences (0: 1)
@@ -50,14 +51,36 @@ type Client struct {
 
 var _ provider.Provider = (*Client)(nil)
 
-// New is the provider factory.
-func New(d provider.Deployment) (provider.Provider, error) {
+// New is the provider factory for the default data directory
+// (./switchyard-data): Factory("").
+func New(d provider.Deployment) (provider.Provider, error) { return Factory("")(d) }
+
+// Factory returns the provider factory for the data directory dataDir
+// ("": ./switchyard-data). A deployment without path names a pulled or
+// imported model with its model key (which defaults to the public name):
+// DATA_DIR/models/MODEL.gguf.
+func Factory(dataDir string) provider.Factory {
+	if dataDir == "" {
+		dataDir = "./switchyard-data"
+	}
+	lib := library.Open(dataDir)
+	return func(d provider.Deployment) (provider.Provider, error) { return newClient(d, lib) }
+}
+
+func newClient(d provider.Deployment, lib *library.Library) (provider.Provider, error) {
 	var o Options
 	if err := d.Options.Decode(&o); err != nil {
 		return nil, err
 	}
 	if o.Path == "" {
-		return nil, errors.New("path (a .gguf file) is required for provider local")
+		if d.Model == "" {
+			return nil, errors.New("path (a .gguf file) or model (a pulled or imported model) is required for provider local")
+		}
+		p, err := lib.Path(d.Model)
+		if err != nil {
+			return nil, fmt.Errorf("no path, and model: %w", err)
+		}
+		o.Path = p
 	}
 	key := fmt.Sprintf("%s|%d|%d|%d", o.Path, o.Context, o.Threads, o.Parallel)
 	mu.Lock()
