@@ -33,6 +33,26 @@ type Service struct {
 	// Admit, when set, decides whether a call may go (model access, rate
 	// limits, budgets) and accounts for it afterwards (metering).
 	Admit Admitter
+	// Guard, when set, inspects the input before routing (and may refuse
+	// or rewrite it) and rewrites the generated text on the way back.
+	Guard Guard
+}
+
+// Guard inspects a call's input and output.
+type Guard interface {
+	// Input may refuse the call (a *wire.Error), or return a changed body
+	// (nil: unchanged) and a maker of output filters, one per choice
+	// (nil: the answer passes untouched).
+	Input(ctx context.Context, c *Call, r *Request) (body []byte, out func() Output, err error)
+}
+
+// Output rewrites one choice's generated text as it streams.
+type Output interface {
+	// Text takes the next piece of text and returns what may be released
+	// now; it may hold some back.
+	Text(s string) string
+	// Flush returns what is still held at the end.
+	Flush() string
 }
 
 // Admitter decides, before routing, whether a call may go.
@@ -114,7 +134,8 @@ type outcome struct {
 	attempts          int
 	ttft              time.Duration
 	ticket            Ticket
-	generated         *[]byte // streamed text, kept only while a ticket wants it
+	generated         *[]byte  // streamed text, kept only while a ticket wants it
+	outputs           *outputs // the guard's output filters, if any
 }
 
 // Serve runs the request path for c and writes the answer to w.
@@ -160,7 +181,24 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 		}
 	}
 
-	// 3. Route: each attempt renames the model for its deployment and relays.
+	// 3. Guard: may refuse the input, rewrite it, and filter the output.
+	if g.Guard != nil {
+		body, out, err := g.Guard.Input(ctx, c, &Request{Model: model, Body: src, Fields: f, Stream: stream})
+		if err != nil {
+			o.status = writeError(w, err)
+			return
+		}
+		if body != nil {
+			if nf, err := wire.Scan(body); err == nil {
+				src, f = body, nf
+			}
+		}
+		if out != nil {
+			o.outputs = &outputs{make: out}
+		}
+	}
+
+	// 4. Route: each attempt renames the model for its deployment and relays.
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	res, err := g.Router.Do(ctx, model, func(ctx context.Context, d *router.Deployment) (bool, error) {
@@ -209,6 +247,9 @@ func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment
 		if f.Model.Present() && d.Upstream != model {
 			body = wire.AppendReplaced(make([]byte, 0, len(body)+len(model)), body, f.Model, model)
 		}
+		if o.outputs != nil {
+			body = o.outputs.body(body)
+		}
 	}
 	h := w.Header()
 	h["Content-Type"] = contentJSON
@@ -256,6 +297,10 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 			if o.generated != nil {
 				*o.generated = appendContent(*o.generated, data)
 			}
+			if o.outputs != nil && !skip {
+				data = o.outputs.chunk(data)
+				f, _ = wire.Scan(data)
+			}
 			switch {
 			case skip:
 			case f.Model.Present() && d.Upstream != model:
@@ -279,6 +324,11 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 		}
 		data, err = s.Next()
 		if err == io.EOF {
+			if o.outputs != nil {
+				if rest := o.outputs.rest(model); rest != nil {
+					w.Write(wire.AppendEvent(nil, rest))
+				}
+			}
 			w.Write(doneEvent)
 			if flusher != nil {
 				flusher.Flush()

@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// holdUpper holds back the last 3 characters and upper-cases what it
+// releases, like a redactor with a hold-back would transform text.
+type holdUpper struct{ held string }
+
+func (h *holdUpper) Text(s string) string {
+	h.held += s
+	if len(h.held) <= 3 {
+		return ""
+	}
+	out := h.held[:len(h.held)-3]
+	h.held = h.held[len(h.held)-3:]
+	return strings.ToUpper(out)
+}
+
+func (h *holdUpper) Flush() string { out := strings.ToUpper(h.held); h.held = ""; return out }
+
+func newOutputs() *outputs { return &outputs{make: func() Output { return &holdUpper{} }} }
+
+func content(t *testing.T, doc []byte) (string, string) {
+	t.Helper()
+	var v struct {
+		Choices []struct {
+			Delta   struct{ Content *string }
+			Message struct{ Content *string }
+			Text    *string
+		}
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatalf("%s: %v", doc, err)
+	}
+	var out []string
+	for _, c := range v.Choices {
+		for _, p := range []*string{c.Delta.Content, c.Message.Content, c.Text} {
+			if p != nil {
+				out = append(out, *p)
+			}
+		}
+	}
+	return strings.Join(out, "|"), string(doc)
+}
+
+func TestOutputFilters(t *testing.T) {
+	o := newOutputs()
+	got, _ := content(t, o.body([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":"hello \"you\""},"finish_reason":"stop"}],"usage":{}}`)))
+	if got != `HELLO "YOU"` {
+		t.Errorf("body = %q", got)
+	}
+
+	o = newOutputs()
+	var stream strings.Builder
+	for _, ch := range []string{
+		`{"choices":[{"index":0,"delta":{"role":"assistant","content":"ab"},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"content":"cdef"},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+	} {
+		got, raw := content(t, o.chunk([]byte(ch)))
+		if !json.Valid([]byte(raw)) {
+			t.Fatalf("invalid chunk %s", raw)
+		}
+		stream.WriteString(got)
+	}
+	if stream.String() != "ABCDEF" {
+		t.Errorf("stream = %q, want ABCDEF (the finishing chunk carries what was held)", stream.String())
+	}
+	if o.rest("m") != nil {
+		t.Error("rest after a finishing chunk")
+	}
+
+	// A stream that ends without a finishing chunk gets a last chunk.
+	o = newOutputs()
+	content(t, o.chunk([]byte(`{"choices":[{"index":0,"delta":{"content":"xyz12"}}]}`)))
+	got, _ = content(t, o.rest("m"))
+	if got != "Z12" {
+		t.Errorf("rest = %q", got)
+	}
+	// "content": null on the finishing chunk takes the held text.
+	o = newOutputs()
+	o.chunk([]byte(`{"choices":[{"index":0,"delta":{"content":"abcd"}}]}`))
+	got, _ = content(t, o.chunk([]byte(`{"choices":[{"index":0,"delta":{"content":null},"finish_reason":"length"}]}`)))
+	if got != "BCD" {
+		t.Errorf("null content finish = %q", got)
+	}
+}
