@@ -1,0 +1,113 @@
+package guard
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Default content categories. Strong terms flag on their own at the default
+// threshold; weak terms need company. The lists are deliberately modest.
+var defaultCategories = map[string]struct{ strong, weak []string }{
+	"violence": {
+		strong: []string{"kill him", "kill her", "kill them", "murder", "massacre", "behead", "mass shooting", "build a bomb",
+			"make a bomb", "杀人", "谋杀", "砍死", "杀死", "屠杀", "制造炸弹", "爆炸物", "恐怖袭击"},
+		weak: []string{"kill", "attack", "stab", "shoot", "weapon", "gun", "violence", "torture", "打死", "暴力", "袭击", "枪支", "武器", "殴打", "报复"},
+	},
+	"self_harm": {
+		strong: []string{"kill myself", "suicide", "end my life", "self-harm", "self harm", "cut myself", "自杀", "自残", "轻生", "结束自己的生命", "不想活"},
+		weak:   []string{"overdose", "want to die", "hopeless", "割腕", "想死", "绝望"},
+	},
+	"sexual": {
+		strong: []string{"porn", "explicit sex", "sexual content", "nude photos", "色情", "淫秽", "裸照", "性交易"},
+		weak:   []string{"sexy", "nsfw", "erotic", "naked", "成人内容", "裸体", "性感"},
+	},
+	"illegal": {
+		strong: []string{"make meth", "cook meth", "buy drugs", "sell drugs", "money laundering", "launder money", "counterfeit money",
+			"hack into", "steal credit card", "make a fake id", "毒品", "制毒", "贩毒", "洗钱", "赌博", "诈骗", "伪造证件", "假证", "走私", "黑客攻击", "盗取"},
+		weak: []string{"drugs", "cocaine", "heroin", "gambling", "fraud", "scam", "smuggle", "pirated", "malware", "ransomware", "非法", "违法", "盗版", "木马", "偷"},
+	},
+}
+
+type catEntry struct {
+	name string
+	m    *matcher
+	res  []*regexp.Regexp
+	rew  float64
+}
+
+type categorySet struct {
+	cats []catEntry
+}
+
+// newCategorySet builds the category lists: a category named in over
+// replaces its default list; entries starting with "re:" are regular
+// expressions matched against the normalised (lower-cased) text.
+func newCategorySet(over map[string][]string) (*categorySet, error) {
+	names := map[string]bool{}
+	for n := range defaultCategories {
+		names[n] = true
+	}
+	for n := range over {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	cs := &categorySet{}
+	for _, n := range sorted {
+		if strings.TrimSpace(n) == "" {
+			return nil, fmt.Errorf("empty category name")
+		}
+		e := catEntry{name: n, rew: 0.5}
+		var list []kw
+		if words, ok := over[n]; ok {
+			for _, w := range words {
+				if pat, ok := strings.CutPrefix(w, "re:"); ok {
+					re, err := regexp.Compile(pat)
+					if err != nil {
+						return nil, fmt.Errorf("category %s: %w", n, err)
+					}
+					e.res = append(e.res, re)
+					continue
+				}
+				list = append(list, kw{s: w, weight: 0.5})
+			}
+		} else {
+			d := defaultCategories[n]
+			list = append(kwList(0, 0.6, d.strong...), kwList(0, 0.3, d.weak...)...)
+		}
+		e.m = newMatcher(list)
+		cs.cats = append(cs.cats, e)
+	}
+	return cs, nil
+}
+
+func (cs *categorySet) score(text string, thresh float64) []Category {
+	var stack [4096]byte
+	norm, _, _, _, _ := normalise(text, stack[:0])
+	ns := string(norm)
+	out := make([]Category, 0, len(cs.cats))
+	for _, c := range cs.cats {
+		keep := 1.0
+		seen := map[string]bool{}
+		c.m.find(ns, func(h kwHit) {
+			w := ns[h.start:h.end]
+			if !seen[w] {
+				seen[w] = true
+				keep *= 1 - h.weight
+			}
+		})
+		for _, re := range c.res {
+			if re.MatchString(ns) {
+				keep *= 1 - c.rew
+			}
+		}
+		s := round3(1 - keep)
+		out = append(out, Category{Category: c.name, Score: s, Flagged: s >= thresh})
+	}
+	return out
+}

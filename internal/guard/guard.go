@@ -1,0 +1,299 @@
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"unicode/utf8"
+)
+
+// PII type names, exactly as they appear in Finding.Type.
+const (
+	TypeEmail          = "EMAIL"
+	TypePhone          = "PHONE"
+	TypeCNID           = "CN_ID"
+	TypeBankCard       = "BANK_CARD"
+	TypeIBAN           = "IBAN"
+	TypeIP             = "IP"
+	TypeSecret         = "SECRET"
+	TypePassport       = "PASSPORT"
+	TypeUSSSN          = "US_SSN"
+	TypePlate          = "PLATE"
+	TypeURLCredentials = "URL_CREDENTIALS"
+	TypePerson         = "PERSON"
+	TypeAddress        = "ADDRESS"
+)
+
+// Types lists every PII type the scanner knows, in a fixed order.
+var Types = []string{
+	TypeEmail, TypePhone, TypeCNID, TypeBankCard, TypeIBAN, TypeIP, TypeSecret,
+	TypePassport, TypeUSSSN, TypePlate, TypeURLCredentials, TypePerson, TypeAddress,
+}
+
+// Finding is one PII value found in a text.
+type Finding struct {
+	Type   string  `json:"type"`
+	Start  int     `json:"start"` // rune offset in the original text
+	End    int     `json:"end"`   // rune offset, exclusive
+	Text   string  `json:"text"`
+	Score  float64 `json:"score"`
+	Action string  `json:"action,omitempty"` // filled by the caller from policy
+}
+
+// Injection is the prompt-injection verdict for a text.
+type Injection struct {
+	Score   float64  `json:"score"`
+	Flagged bool     `json:"flagged"`
+	Rules   []string `json:"rules,omitempty"`
+}
+
+// Category is the verdict for one content category.
+type Category struct {
+	Category string  `json:"category"`
+	Score    float64 `json:"score"`
+	Flagged  bool    `json:"flagged"`
+}
+
+// Result is everything Scan finds in a text.
+type Result struct {
+	Findings   []Finding  `json:"findings"`
+	Injection  Injection  `json:"injection"`
+	Categories []Category `json:"categories"`
+}
+
+// InjectionScorer scores a text for prompt injection. The rule scorer is
+// built in; a trained classifier can be added through Options.Scorers.
+// Implementations must be safe for concurrent use.
+type InjectionScorer interface {
+	// ScoreInjection returns a score in 0..1 and the names of what fired.
+	ScoreInjection(text string) (score float64, rules []string)
+}
+
+// Options configures a Scanner. Zero values mean defaults.
+type Options struct {
+	Types              []string            // PII types to detect; nil = all
+	MinScore           float64             // drop findings below (0 = default 0.5)
+	InjectionThreshold float64             // flag at or above (0 = default 0.5)
+	Categories         map[string][]string // extra/override word lists per category; nil = defaults
+	CategoryThreshold  float64             // 0 = default 0.5
+	// Scorers are extra injection scorers; the injection score is the
+	// maximum over the rule scorer and these.
+	Scorers []InjectionScorer
+}
+
+// Scanner detects PII, prompt injection and content categories.
+// It is immutable and safe for concurrent use.
+type Scanner struct {
+	enabled   [numTypes]bool
+	minScore  float64
+	injThresh float64
+	catThresh float64
+	rules     *ruleScorer
+	scorers   []InjectionScorer
+	cats      *categorySet
+	contextKW *matcher // context words, id = type index
+	cueKW     *matcher // person/address cue words
+}
+
+// New validates o and builds a Scanner.
+func New(o Options) (*Scanner, error) {
+	var errs []error
+	s := &Scanner{minScore: 0.5, injThresh: 0.5, catThresh: 0.5}
+	if o.Types == nil {
+		for i := range s.enabled {
+			s.enabled[i] = true
+		}
+	}
+	for _, t := range o.Types {
+		i := slices.Index(Types, t)
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("unknown PII type %q", t))
+			continue
+		}
+		s.enabled[i] = true
+	}
+	check := func(name string, v float64, dst *float64) {
+		switch {
+		case v < 0 || v > 1:
+			errs = append(errs, fmt.Errorf("%s %v out of range 0..1", name, v))
+		case v > 0:
+			*dst = v
+		}
+	}
+	check("min score", o.MinScore, &s.minScore)
+	check("injection threshold", o.InjectionThreshold, &s.injThresh)
+	check("category threshold", o.CategoryThreshold, &s.catThresh)
+	for _, sc := range o.Scorers {
+		if sc == nil {
+			errs = append(errs, errors.New("nil injection scorer"))
+		}
+	}
+	cats, err := newCategorySet(o.Categories)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("guard options: %w", errors.Join(errs...))
+	}
+	s.cats = cats
+	s.scorers = o.Scorers
+	s.rules = defaultRules
+	s.contextKW = contextMatcher
+	s.cueKW = cueMatcher
+	return s, nil
+}
+
+// Scan runs every detector on text.
+func (s *Scanner) Scan(text string) Result {
+	r := Result{Findings: s.PII(text), Injection: s.Injection(text), Categories: s.Categories(text)}
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	return r
+}
+
+// Injection scores text for prompt injection and jailbreak attempts.
+func (s *Scanner) Injection(text string) Injection {
+	score, rules := s.rules.ScoreInjection(text)
+	for _, sc := range s.scorers {
+		v, r := sc.ScoreInjection(text)
+		if v > score {
+			score = v
+		}
+		rules = append(rules, r...)
+	}
+	return Injection{Score: score, Flagged: score >= s.injThresh, Rules: rules}
+}
+
+// Categories scores text against the content category lists.
+func (s *Scanner) Categories(text string) []Category {
+	return s.cats.score(text, s.catThresh)
+}
+
+// PII returns the PII findings in text, resolved (no overlaps; the longer,
+// then higher-scoring candidate wins) and sorted by Start. Offsets are rune
+// offsets into text.
+func (s *Scanner) PII(text string) []Finding {
+	sc := scanState{s: s, text: text}
+	sc.run()
+	return sc.finish()
+}
+
+// cand is a candidate finding in byte offsets before resolution.
+type cand struct {
+	typ        int
+	start, end int // byte offsets
+	score      float64
+	ctxBoost   float64 // added when a context word of typ is near
+}
+
+type scanState struct {
+	s     *Scanner
+	text  string
+	cands []cand
+	ctx   []kwHit // context hits, sorted by start
+}
+
+func (sc *scanState) add(typ int, start, end int, score, boost float64) {
+	if !sc.s.enabled[typ] || start >= end {
+		return
+	}
+	sc.cands = append(sc.cands, cand{typ: typ, start: start, end: end, score: score, ctxBoost: boost})
+}
+
+// context windows in bytes before and after a candidate.
+const (
+	ctxBefore = 60
+	ctxAfter  = 24
+)
+
+// hasContext reports whether a context word for typ lies near [start,end).
+func (sc *scanState) hasContext(typ, start, end int) bool {
+	lo := start - ctxBefore
+	// first hit whose end is >= lo
+	i := sort.Search(len(sc.ctx), func(i int) bool { return sc.ctx[i].end >= lo })
+	for ; i < len(sc.ctx) && sc.ctx[i].start <= end+ctxAfter; i++ {
+		if sc.ctx[i].id == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (sc *scanState) finish() []Finding {
+	if len(sc.cands) == 0 {
+		return nil
+	}
+	// apply context and threshold
+	kept := sc.cands[:0]
+	for _, c := range sc.cands {
+		if c.ctxBoost > 0 && sc.hasContext(c.typ, c.start, c.end) {
+			c.score += c.ctxBoost
+		}
+		if c.score > 1 {
+			c.score = 1
+		}
+		if c.score >= sc.s.minScore {
+			kept = append(kept, c)
+		}
+	}
+	res := resolve(kept)
+	out := make([]Finding, 0, len(res))
+	// byte → rune offsets, walking forward once
+	bpos, rpos := 0, 0
+	for _, c := range res {
+		rpos += utf8.RuneCountInString(sc.text[bpos:c.start])
+		rs := rpos
+		rpos += utf8.RuneCountInString(sc.text[c.start:c.end])
+		bpos = c.end
+		out = append(out, Finding{Type: Types[c.typ], Start: rs, End: rpos, Text: sc.text[c.start:c.end], Score: round3(c.score)})
+	}
+	return out
+}
+
+func round3(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }
+
+// better reports whether a should win over b when they overlap.
+func better(a, b cand) bool {
+	la, lb := a.end-a.start, b.end-b.start
+	if a.score >= 0.8 && b.score >= 0.8 || a.score == b.score {
+		if la != lb {
+			return la > lb
+		}
+		return a.score > b.score
+	}
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return la > lb
+}
+
+// resolve removes overlaps greedily in start order: of two overlapping
+// candidates the better one stays.
+func resolve(cs []cand) []cand {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].start != cs[j].start {
+			return cs[i].start < cs[j].start
+		}
+		return cs[i].end > cs[j].end
+	})
+	out := cs[:0]
+	for _, c := range cs {
+		if n := len(out); n > 0 && c.start < out[n-1].end {
+			if better(c, out[n-1]) {
+				out[n-1] = c
+				// the new one may now overlap earlier kept ones
+				for len(out) > 1 && out[len(out)-2].end > out[len(out)-1].start {
+					if better(out[len(out)-1], out[len(out)-2]) {
+						out[len(out)-2] = out[len(out)-1]
+					}
+					out = out[:len(out)-1]
+				}
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}

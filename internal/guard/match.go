@@ -1,0 +1,143 @@
+package guard
+
+import "strings"
+
+// Type indices into Types.
+const (
+	tEmail = iota
+	tPhone
+	tCNID
+	tBankCard
+	tIBAN
+	tIP
+	tSecret
+	tPassport
+	tUSSSN
+	tPlate
+	tURLCred
+	tPerson
+	tAddress
+	numTypes
+)
+
+// matcher finds many keywords in one pass. Keywords are matched
+// ASCII-case-insensitively; an ASCII keyword must sit on word boundaries.
+// Candidates are looked up by the first two (lowercased) bytes.
+type matcher struct {
+	head [1 << 16]uint16 // 2-byte key → 1+bucket index (0 = none)
+	bkt  [][]int32
+	kws  []kw
+}
+
+type kw struct {
+	s            string // lowercase
+	id           int
+	weight       float64
+	wordL, wordR bool // needs a word boundary on the left / right
+}
+
+type kwHit struct {
+	start, end int
+	id         int
+	weight     float64
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 32
+	}
+	return c
+}
+
+func isAlpha(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+
+func newMatcher(list []kw) *matcher {
+	m := &matcher{bkt: [][]int32{nil}}
+	for _, k := range list {
+		k.s = strings.ToLower(k.s)
+		if len(k.s) < 2 {
+			continue
+		}
+		k.wordL = isAlnum(k.s[0])
+		k.wordR = isAlnum(k.s[len(k.s)-1])
+		key := uint16(k.s[0])<<8 | uint16(k.s[1])
+		b := m.head[key]
+		if b == 0 {
+			b = uint16(len(m.bkt))
+			m.bkt = append(m.bkt, nil)
+			m.head[key] = b
+		}
+		m.bkt[b] = append(m.bkt[b], int32(len(m.kws)))
+		m.kws = append(m.kws, k)
+	}
+	return m
+}
+
+// find calls fn for every keyword occurrence in s (overlaps included).
+func (m *matcher) find(s string, fn func(h kwHit)) {
+	n := len(s)
+	for i := 0; i+1 < n; i++ {
+		b := m.head[uint16(lower(s[i]))<<8|uint16(lower(s[i+1]))]
+		if b == 0 {
+			continue
+		}
+		for _, ki := range m.bkt[b] {
+			k := &m.kws[ki]
+			if i+len(k.s) > n || !hasPrefixFold(s[i:], k.s) {
+				continue
+			}
+			if k.wordL && i > 0 && isAlnum(s[i-1]) {
+				continue
+			}
+			e := i + len(k.s)
+			if k.wordR && e < n && isAlnum(s[e]) {
+				continue
+			}
+			fn(kwHit{start: i, end: e, id: k.id, weight: k.weight})
+		}
+	}
+}
+
+// hasPrefixFold reports whether s starts with the lowercase p, folding ASCII.
+func hasPrefixFold(s, p string) bool {
+	for j := 0; j < len(p); j++ {
+		if lower(s[j]) != p[j] {
+			return false
+		}
+	}
+	return true
+}
+
+func kwList(id int, weight float64, words ...string) []kw {
+	out := make([]kw, len(words))
+	for i, w := range words {
+		out[i] = kw{s: w, id: id, weight: weight}
+	}
+	return out
+}
+
+// contextWords raise the score of a candidate of their type nearby.
+var contextMatcher = newMatcher(concat(
+	kwList(tEmail, 0, "email", "e-mail", "mail", "邮箱", "电邮", "郵箱", "電郵", "信箱", "邮件"),
+	kwList(tPhone, 0, "phone", "mobile", "tel", "telephone", "call", "fax", "desk", "office", "cell", "whatsapp",
+		"contact", "answering", "messages to", "number", "电话", "手机", "致电", "联系", "聯繫", "聯絡", "联络", "電話",
+		"手機", "热线", "座机", "传真", "请洽", "請洽", "拨打", "电", "洽", "mob"),
+	kwList(tCNID, 0, "身份证", "身份證", "证件号", "公民身份", "id card", "identity"),
+	kwList(tBankCard, 0, "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "银行卡", "信用卡", "卡号", "储蓄卡", "借记卡", "账号", "帐号", "account"),
+	kwList(tIBAN, 0, "iban", "bank", "transfer", "account"),
+	kwList(tIP, 0, "ip", "address", "server", "host", "client", "地址", "服务器"),
+	kwList(tPassport, 0, "passport", "护照", "護照", "通行证", "travel document"),
+	kwList(tUSSSN, 0, "ssn", "social security", "社会安全号"),
+	kwList(tAddress, 0, "地址", "住址", "居住", "住在", "位于", "家住", "现居", "寄到", "收货", "address", "live at", "lives at"),
+	kwList(tPerson, 0, "姓名", "名字", "我叫", "先生", "女士", "小姐", "name"),
+))
+
+func concat(ls ...[]kw) []kw {
+	var out []kw
+	for _, l := range ls {
+		out = append(out, l...)
+	}
+	return out
+}
