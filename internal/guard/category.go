@@ -32,13 +32,13 @@ var defaultCategories = map[string]struct{ strong, weak []string }{
 
 type catEntry struct {
 	name string
-	m    *matcher
 	res  []*regexp.Regexp
 	rew  float64
 }
 
 type categorySet struct {
 	cats []catEntry
+	m    *matcher // all categories; kw id = index into cats
 }
 
 // newCategorySet builds the category lists: a category named in over
@@ -58,7 +58,8 @@ func newCategorySet(over map[string][]string) (*categorySet, error) {
 	}
 	sort.Strings(sorted)
 	cs := &categorySet{}
-	for _, n := range sorted {
+	var all []kw
+	for ci, n := range sorted {
 		if strings.TrimSpace(n) == "" {
 			return nil, fmt.Errorf("empty category name")
 		}
@@ -74,39 +75,50 @@ func newCategorySet(over map[string][]string) (*categorySet, error) {
 					e.res = append(e.res, re)
 					continue
 				}
-				list = append(list, kw{s: w, weight: 0.5})
+				list = append(list, kw{s: w, id: ci, weight: 0.5})
 			}
 		} else {
 			d := defaultCategories[n]
-			list = append(kwList(0, 0.6, d.strong...), kwList(0, 0.3, d.weak...)...)
+			list = append(kwList(ci, 0.6, d.strong...), kwList(ci, 0.3, d.weak...)...)
 		}
-		e.m = newMatcher(list)
+		all = append(all, list...)
 		cs.cats = append(cs.cats, e)
 	}
+	cs.m = newMatcher(all)
 	return cs, nil
 }
 
 func (cs *categorySet) score(text string, thresh float64) []Category {
 	var stack [4096]byte
 	norm, _, _, _, _ := normalise(text, stack[:0])
-	ns := string(norm)
-	out := make([]Category, 0, len(cs.cats))
-	for _, c := range cs.cats {
-		keep := 1.0
-		seen := map[string]bool{}
-		c.m.find(ns, func(h kwHit) {
-			w := ns[h.start:h.end]
-			if !seen[w] {
-				seen[w] = true
-				keep *= 1 - h.weight
-			}
-		})
-		for _, re := range c.res {
-			if re.MatchString(ns) {
-				keep *= 1 - c.rew
+	return cs.scoreNorm(string(norm), thresh)
+}
+
+// scoreNorm scores normalised text; a repeated term counts once.
+func (cs *categorySet) scoreNorm(ns string, thresh float64) []Category {
+	keep := make([]float64, len(cs.cats))
+	for i := range keep {
+		keep[i] = 1
+	}
+	var seen []string
+	cs.m.find(ns, func(h kwHit) {
+		w := ns[h.start:h.end]
+		for _, x := range seen {
+			if x == w {
+				return
 			}
 		}
-		s := round3(1 - keep)
+		seen = append(seen, w)
+		keep[h.id] *= 1 - h.weight
+	})
+	out := make([]Category, 0, len(cs.cats))
+	for i, c := range cs.cats {
+		for _, re := range c.res {
+			if re.MatchString(ns) {
+				keep[i] *= 1 - c.rew
+			}
+		}
+		s := round3(1 - keep[i])
 		out = append(out, Category{Category: c.name, Score: s, Flagged: s >= thresh})
 	}
 	return out

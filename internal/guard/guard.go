@@ -146,7 +146,10 @@ func New(o Options) (*Scanner, error) {
 
 // Scan runs every detector on text.
 func (s *Scanner) Scan(text string) Result {
-	r := Result{Findings: s.PII(text), Injection: s.Injection(text), Categories: s.Categories(text)}
+	var stack [4096]byte
+	norm, zw, homo, tags, bidi := normalise(text, stack[:0])
+	score, rules := s.rules.scoreNorm(norm, zw, homo, tags, bidi)
+	r := Result{Findings: s.PII(text), Injection: s.injection(text, score, rules), Categories: s.cats.scoreNorm(string(norm), s.catThresh)}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
@@ -156,6 +159,10 @@ func (s *Scanner) Scan(text string) Result {
 // Injection scores text for prompt injection and jailbreak attempts.
 func (s *Scanner) Injection(text string) Injection {
 	score, rules := s.rules.ScoreInjection(text)
+	return s.injection(text, score, rules)
+}
+
+func (s *Scanner) injection(text string, score float64, rules []string) Injection {
 	for _, sc := range s.scorers {
 		v, r := sc.ScoreInjection(text)
 		if v > score {

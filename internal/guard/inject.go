@@ -121,6 +121,9 @@ func isBidi(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r
 // hidden-text tricks it removed.
 func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
 	out = buf[:0]
+	if cap(out) < len(text) {
+		out = make([]byte, 0, len(text)+8)
+	}
 	prevLatin := false
 	for i := 0; i < len(text); {
 		c := text[i]
@@ -153,6 +156,11 @@ func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
 			out = append(out, ' ')
 			continue
 		}
+		if r < 0x370 || r > 0x52F {
+			prevLatin = false
+			out = utf8.AppendRune(out, r)
+			continue
+		}
 		if b, ok := homoglyphs[r]; ok {
 			next := i < len(text) && isAlpha(text[i])
 			if prevLatin || next {
@@ -173,6 +181,10 @@ func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
 func (rs *ruleScorer) ScoreInjection(text string) (float64, []string) {
 	var stack [4096]byte
 	norm, zw, homo, tags, bidi := normalise(text, stack[:0])
+	return rs.scoreNorm(norm, zw, homo, tags, bidi)
+}
+
+func (rs *ruleScorer) scoreNorm(norm []byte, zw, homo, tags, bidi int) (float64, []string) {
 	var fired [16]bool
 	var nfired int
 	rs.m.find(string(norm), func(h kwHit) {

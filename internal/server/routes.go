@@ -21,6 +21,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", s.proxy(provider.OpChat))
 	mux.HandleFunc("POST /v1/completions", s.proxy(provider.OpCompletion))
 	mux.HandleFunc("POST /v1/embeddings", s.proxy(provider.OpEmbedding))
+	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
 	mux.HandleFunc("/v1/", s.auth(false, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {

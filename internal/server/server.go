@@ -64,6 +64,7 @@ type Server struct {
 	budgets limits.Budgets
 	redis   *redis.Client
 	audit   *audit.Log
+	guard   *guardGate
 	stop    context.CancelFunc // ends background work (tenancy watch)
 	bg      sync.WaitGroup
 
@@ -149,7 +150,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	rt.Swap(cat)
 	s.router, s.metrics = rt, m
-	s.gw = &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts, Admit: s.meter}
+	s.guard = &guardGate{s: s}
+	s.gw = &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts, Admit: s.meter, Guard: s.guard}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.bg.Add(1)
