@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ type Behavior struct {
 	Hang       bool          // never answer; wait for the caller to cancel
 	Content    string        // answer text (default "Hello from fakeai")
 	NoUsage    bool          // leave usage out
+	Pieces     []string      // stream exactly these content chunks (non-stream: their concatenation)
 }
 
 // Server is a running fake upstream.
@@ -158,6 +160,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (request, Behavio
 }
 
 func content(b Behavior) string {
+	if len(b.Pieces) > 0 {
+		return strings.Join(b.Pieces, "")
+	}
 	if b.Content != "" {
 		return b.Content
 	}
@@ -184,6 +189,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if n == 0 {
 		n = 3
 	}
+	if len(b.Pieces) > 0 {
+		n = len(b.Pieces)
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	fl := w.(http.Flusher)
@@ -207,7 +215,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		piece := content(b)
-		if n > 1 {
+		switch {
+		case len(b.Pieces) > 0:
+			piece = b.Pieces[i]
+		case n > 1:
 			piece = "tok" + strconv.Itoa(i) + " "
 		}
 		chunk := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
