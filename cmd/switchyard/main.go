@@ -36,6 +36,7 @@ func commands() []command {
 		{"gguf", "inspect GGUF files, synthesise test models (gguf inspect|synth)", cmdGGUF},
 		{"specialist", "train, evaluate and version specialists (specialist train|eval|list|show|promote|rollback)", cmdSpecialist},
 		{"audit", "check the audit log's hash chain (audit verify)", cmdAudit},
+		{"guard", "scan text for PII, injection and unsafe content (guard check|eval)", cmdGuard},
 	}, clientCommands()...)
 }
 

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"switchyard/internal/guard"
+)
+
+const guardDesc = `
+Privacy and safety checks, offline with the built-in recognisers.
+
+  guard check [TEXT]        scan TEXT (or standard input): PII findings with
+                            rune offsets, the injection score, content
+                            categories and the redacted text, as JSON
+  guard eval --data FILE    precision, recall and F1 per PII type and for
+                            injection on a labelled JSONL file, one object per
+                            line: {"text": "...", "entities": [{"type":
+                            "PHONE", "start": 3, "end": 16}], "injection": false}
+                            (start/end in runes, end exclusive; entities and
+                            injection may be omitted when not labelled)
+  guard eval --shared DIR   the evaluation on the public sets in DIR
+                            (../shared/data): the README's table
+
+A server applies the same checks per project policy; see POST /v1/guard/check.`
+
+// guardStdin is where guard check reads its text (tests replace it).
+var guardStdin io.Reader = os.Stdin
+
+func cmdGuard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "check" && args[0] != "eval") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintf(stdout, "Usage: switchyard guard check|eval [flags]\n%s\n", guardDesc)
+			return nil
+		}
+		fmt.Fprintln(stderr, "Usage: switchyard guard check [TEXT] | guard eval --data FILE")
+		return errUsage
+	}
+	sc, err := guard.New(guard.Options{})
+	if err != nil {
+		return err
+	}
+	if args[0] == "check" {
+		fs := newFlags("guard check", "guard check [TEXT]", guardDesc, stdout)
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		text := strings.Join(fs.Args(), " ")
+		if fs.NArg() == 0 {
+			b, err := io.ReadAll(guardStdin)
+			if err != nil {
+				return err
+			}
+			text = string(b)
+		}
+		res := sc.Scan(text)
+		if res.Findings == nil {
+			res.Findings = []guard.Finding{}
+		}
+		out := struct {
+			guard.Result
+			Redacted string `json:"redacted"`
+		}{res, guard.NewRedactor().Redact(text, res.Findings)}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(out)
+	}
+	fs := newFlags("guard eval", "guard eval --data FILE | --shared DIR", guardDesc, stdout)
+	data := fs.String("data", "", "labelled JSONL file")
+	shared := fs.String("shared", "", "directory of the public evaluation sets (../shared/data)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case *shared != "":
+		_, err := guard.Evaluate(ctx, *shared, stdout)
+		return err
+	case *data != "":
+		return evalFile(sc, *data, stdout)
+	}
+	fmt.Fprintln(stderr, "switchyard guard eval: pass --data FILE or --shared DIR")
+	return errUsage
+}
+
+type labelled struct {
+	Text     string `json:"text"`
+	Entities *[]struct {
+		Type       string `json:"type"`
+		Start, End int
+	} `json:"entities"`
+	Injection *bool `json:"injection"`
+}
+
+type counts struct{ tp, fp, fn int }
+
+func (c counts) row(name string) string {
+	p, r := ratio(c.tp, c.tp+c.fp), ratio(c.tp, c.tp+c.fn)
+	f := 0.0
+	if p+r > 0 {
+		f = 2 * p * r / (p + r)
+	}
+	return fmt.Sprintf("%s\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d", name, p, r, f, c.tp, c.fp, c.fn)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// evalFile scores the scanner on a labelled JSONL file: exact span
+// matches per type, and injection as a yes/no label.
+func evalFile(sc *guard.Scanner, path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	per := map[string]*counts{}
+	var inj counts
+	injLabelled := false
+	r := bufio.NewReader(f)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if len(strings.TrimSpace(string(b))) > 0 {
+			var ex labelled
+			if jerr := json.Unmarshal(b, &ex); jerr != nil {
+				return fmt.Errorf("%s:%d: %v", path, line, jerr)
+			}
+			res := sc.Scan(ex.Text)
+			if ex.Entities != nil {
+				gold := map[[3]string]bool{}
+				for _, e := range *ex.Entities {
+					gold[[3]string{e.Type, fmt.Sprint(e.Start), fmt.Sprint(e.End)}] = true
+					if per[e.Type] == nil {
+						per[e.Type] = &counts{}
+					}
+				}
+				for _, fd := range res.Findings {
+					k := [3]string{fd.Type, fmt.Sprint(fd.Start), fmt.Sprint(fd.End)}
+					if per[fd.Type] == nil {
+						per[fd.Type] = &counts{}
+					}
+					if gold[k] {
+						per[fd.Type].tp++
+						delete(gold, k)
+					} else {
+						per[fd.Type].fp++
+					}
+				}
+				for k := range gold {
+					per[k[0]].fn++
+				}
+			}
+			if ex.Injection != nil {
+				injLabelled = true
+				switch {
+				case *ex.Injection && res.Injection.Flagged:
+					inj.tp++
+				case *ex.Injection:
+					inj.fn++
+				case res.Injection.Flagged:
+					inj.fp++
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tPRECISION\tRECALL\tF1\tTP\tFP\tFN")
+	types := make([]string, 0, len(per))
+	for t := range per {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		fmt.Fprintln(tw, per[t].row(t))
+	}
+	if injLabelled {
+		fmt.Fprintln(tw, inj.row("INJECTION"))
+	}
+	return tw.Flush()
+}
