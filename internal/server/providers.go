@@ -4,6 +4,7 @@ import (
 	"switchyard/internal/provider"
 	"switchyard/internal/provider/local"
 	"switchyard/internal/provider/openai"
+	"switchyard/internal/provider/specialist"
 )
 
 // registerBuiltins lists every provider kind compiled into the binary.
@@ -12,4 +13,5 @@ import (
 func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(openai.Kind, openai.New)
 	r.Register(local.Kind, local.Factory(dataDir))
+	r.Register(specialist.Kind, specialist.New(dataDir))
 }

@@ -22,6 +22,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/completions", s.proxy(provider.OpCompletion))
 	mux.HandleFunc("POST /v1/embeddings", s.proxy(provider.OpEmbedding))
 	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
+	mux.HandleFunc("POST /v1/classify", s.proxy(provider.OpClassify))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
 	mux.HandleFunc("/v1/", s.auth(false, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
@@ -29,6 +30,7 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /api/deployments", s.auth(true, s.deployments))
 	s.adminRoutes(mux)
+	s.specialistRoutes(mux)
 	mux.HandleFunc("/api/", s.auth(true, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
 		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
 	}))

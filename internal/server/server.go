@@ -65,7 +65,8 @@ type Server struct {
 	redis   *redis.Client
 	audit   *audit.Log
 	guard   *guardGate
-	stop    context.CancelFunc // ends background work (tenancy watch)
+	stop    context.CancelFunc // ends background work (tenancy watch, specialist training)
+	done    <-chan struct{}    // closed by stop
 	bg      sync.WaitGroup
 
 	cfgMu   sync.Mutex // serialises reloads
@@ -153,7 +154,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.guard = &guardGate{s: s}
 	s.gw = &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts, Admit: s.meter, Guard: s.guard}
 	bg, stop := context.WithCancel(context.Background())
-	s.stop = stop
+	s.stop, s.done = stop, bg.Done()
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
