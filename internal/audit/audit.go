@@ -82,6 +82,8 @@ type Log struct {
 	done    int64
 	stop    chan struct{}
 	exited  chan struct{}
+
+	closeOnce sync.Once
 }
 
 // Open starts the appender.
@@ -130,9 +132,9 @@ func (l *Log) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close stores what is queued and stops.
+// Close stores what is queued and stops. It is safe to call twice.
 func (l *Log) Close() error {
-	close(l.stop)
+	l.closeOnce.Do(func() { close(l.stop) })
 	<-l.exited
 	return nil
 }

@@ -120,6 +120,7 @@ func (s *Server) proxy(op provider.Op) http.HandlerFunc {
 		defer s.metrics.InFlight.Dec()
 		s.gw.Serve(r.Context(), w, &gateway.Call{
 			Op: op, Body: body, RequestID: r.Header.Get(gateway.HeaderRequestID), Key: k, Start: start,
+			Tags: r.Header.Get("X-Switchyard-Tags"),
 		})
 	}
 }
