@@ -163,6 +163,24 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 	args := "serve --addr " + addr + " --data-dir " + filepath.Join(dir, "data") + " --config " + cfg
 	child := startChild(t, args)
 	waitReady(t, addr)
+	// A project that keeps request logs: its logs must survive too.
+	var org, proj, key struct{ ID, Key string }
+	for _, step := range []func() ([]string, any){
+		func() ([]string, any) { return []string{"orgs", "create", "k9"}, &org },
+		func() ([]string, any) { return []string{"projects", "create", org.ID, "logged"}, &proj },
+		func() ([]string, any) { return []string{"keys", "create", proj.ID}, &key },
+	} {
+		args, out := step()
+		code, text := cli(t, addr, append(args, "--json")...)
+		if code != 0 || json.Unmarshal([]byte(text), out) != nil {
+			t.Fatalf("%v: %d %s", args, code, text)
+		}
+	}
+	req, _ := http.NewRequest("PATCH", "http://"+addr+"/api/projects/"+proj.ID, strings.NewReader(`{"keep_bodies":true}`))
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("keep_bodies: %v %v", resp, err)
+	}
 
 	var mu sync.Mutex
 	ok := map[string]bool{}
@@ -177,7 +195,7 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 				id := fmt.Sprintf("kill-%d-%d", w, i)
 				req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions",
 					strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`))
-				req.Header.Set("Authorization", "Bearer "+testAdminKey)
+				req.Header.Set("Authorization", "Bearer "+key.Key)
 				req.Header.Set("X-Request-Id", id)
 				resp, err := client.Do(req)
 				if err != nil {
@@ -199,7 +217,7 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 		mu.Lock()
 		n := len(ok)
 		mu.Unlock()
-		if n >= 200 {
+		if n >= 150 {
 			break
 		}
 	}
@@ -230,7 +248,25 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 	if n < int64(len(ok)) {
 		t.Fatalf("after SIGKILL and restart the ledger holds %d records; %d requests returned 200", n, len(ok))
 	}
-	t.Logf("%d requests returned 200 before SIGKILL; %d records after restart", len(ok), n)
+	req, _ = http.NewRequest("GET", "http://"+addr+"/api/logs?limit=1000&project="+proj.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs struct{ Data []struct{ RequestID string `json:"request_id"` } }
+	json.NewDecoder(resp.Body).Decode(&logs)
+	resp.Body.Close()
+	kept := map[string]bool{}
+	for _, l := range logs.Data {
+		kept[l.RequestID] = true
+	}
+	for id := range ok {
+		if !kept[id] && len(logs.Data) < 1000 {
+			t.Fatalf("request %s returned 200 but its log is gone after SIGKILL", id)
+		}
+	}
+	t.Logf("%d requests returned 200 before SIGKILL; %d usage records and %d logs after restart", len(ok), n, len(logs.Data))
 }
 
 func TestAuditVerifyCommand(t *testing.T) {

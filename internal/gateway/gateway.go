@@ -96,6 +96,10 @@ type Result struct {
 	UsageReported bool
 	Generated     []byte
 	Latency       time.Duration
+	// Request is the body as sent upstream (after the guard) and Response
+	// the body the client got (non-streamed answers only); both valid only
+	// during Done.
+	Request, Response []byte
 }
 
 // Usage is the token count an upstream reported.
@@ -114,6 +118,7 @@ type Call struct {
 	RequestID string
 	Key       *tenancy.Key
 	Start     time.Time
+	Tags      string // the x-switchyard-tags header, for request logs
 }
 
 // Headers the gateway sets on every proxied answer.
@@ -134,8 +139,9 @@ type outcome struct {
 	attempts          int
 	ttft              time.Duration
 	ticket            Ticket
-	generated         *[]byte  // streamed text, kept only while a ticket wants it
+	generated         *[]byte  // streamed text as the client saw it, kept only while a ticket wants it
 	outputs           *outputs // the guard's output filters, if any
+	request, response []byte   // for the ticket: the body sent upstream, the body the client got
 }
 
 // Serve runs the request path for c and writes the answer to w.
@@ -198,6 +204,8 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 		}
 	}
 
+	o.request = src
+
 	// 4. Route: each attempt renames the model for its deployment and relays.
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -224,7 +232,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 			return g.relayStream(ctx, w, c, d, resp.Stream, model, sent, stripUsage, &o)
 		}
 		o.ttft = time.Since(sent)
-		g.relayBody(w, c, d, resp.Body, model, &o)
+		o.response = g.relayBody(w, c, d, resp.Body, model, &o)
 		return true, nil
 	})
 	o.attempts = res.Attempts
@@ -241,7 +249,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 func (o *outcome) committed() bool { return o.status != http.StatusOK || o.ttft > 0 }
 
 // relayBody writes a non-streamed answer with the public model name.
-func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment, body []byte, model string, o *outcome) {
+func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment, body []byte, model string, o *outcome) []byte {
 	if f, err := wire.Scan(body); err == nil {
 		o.usage, o.hasUsage = parseUsage(body, f.Usage) // before the splice moves the spans
 		if f.Model.Present() && d.Upstream != model {
@@ -257,6 +265,7 @@ func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment
 	h[HeaderDeployment] = []string{d.ID}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+	return body
 }
 
 var (
@@ -294,12 +303,12 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 				o.usage, o.hasUsage = parseUsage(data, f.Usage)
 				skip = stripUsage && usageOnly(data)
 			}
-			if o.generated != nil {
-				*o.generated = appendContent(*o.generated, data)
-			}
 			if o.outputs != nil && !skip {
 				data = o.outputs.chunk(data)
 				f, _ = wire.Scan(data)
+			}
+			if o.generated != nil {
+				*o.generated = appendContent(*o.generated, data)
 			}
 			switch {
 			case skip:
@@ -327,6 +336,9 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 			if o.outputs != nil {
 				if rest := o.outputs.rest(model); rest != nil {
 					w.Write(wire.AppendEvent(nil, rest))
+					if o.generated != nil {
+						*o.generated = appendContent(*o.generated, rest)
+					}
 				}
 			}
 			w.Write(doneEvent)
@@ -426,7 +438,7 @@ func (g *Service) finish(c *Call, o *outcome) {
 	took := time.Since(c.Start)
 	if o.ticket != nil {
 		r := &Result{Model: o.model, Deployment: o.deployment, Status: o.status, Stream: o.stream,
-			Usage: o.usage, UsageReported: o.hasUsage, Latency: took}
+			Usage: o.usage, UsageReported: o.hasUsage, Latency: took, Request: o.request, Response: o.response}
 		if o.generated != nil {
 			r.Generated = *o.generated
 		}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -98,7 +99,7 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 	dep := m.deploy.Load()
 	t := &ticket{m: m, key: k, call: c, req: r, model: r.Model, start: m.clock(), tok: dep.Tokenizers, prompt: -1}
 	t.maxOut = DefaultMaxOutput
-	if c.Op == provider.OpEmbedding {
+	if c.Op == provider.OpEmbedding || c.Op == provider.OpClassify {
 		t.maxOut = 0
 	} else if n, ok := wire.Int(r.Body, r.Fields.MaxTokens); ok && n > 0 {
 		t.maxOut = n
@@ -348,9 +349,42 @@ func (t *ticket) Done(r *gateway.Result) {
 			t.res.Cancel(ctx)
 		}
 	}
+	if p := k.Project; p != nil && p.KeepBodies {
+		rec.Log = t.log(r)
+	}
 	if err := t.m.Ledger.Add(rec); err != nil {
 		t.m.Log.Error("writing usage record", "id", rec.RequestID, "err", err)
 	}
+}
+
+// log is what a project that keeps bodies keeps of this call: copies, as
+// the gateway reuses its buffers once Done returns.
+func (t *ticket) log(r *gateway.Result) *ledger.Log {
+	body := t.req.Body
+	l := &ledger.Log{Request: capped(r.Request), Response: capped(r.Response)}
+	if r.Stream {
+		l.Response = capped(r.Generated)
+	}
+	if u, ok := wire.String(body, t.req.Fields.User); ok {
+		l.EndUser = u
+	}
+	if sp := t.req.Fields.Metadata; sp.Present() && body[sp.Start] == '{' {
+		l.Metadata = bytes.Clone(body[sp.Start:sp.End])
+	}
+	for _, tag := range strings.Split(t.call.Tags, ",") {
+		if tag = strings.TrimSpace(tag); tag != "" && len(l.Tags) < 32 {
+			l.Tags = append(l.Tags, tag)
+		}
+	}
+	return l
+}
+
+// capped copies b, cut at ledger.MaxLogBody.
+func capped(b []byte) []byte {
+	if len(b) > ledger.MaxLogBody {
+		b = b[:ledger.MaxLogBody]
+	}
+	return bytes.Clone(b)
 }
 
 // promptTokens counts the prompt once, when something needs it: token
@@ -383,7 +417,7 @@ func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *gateway.Request) 
 		}
 	case provider.OpCompletion:
 		return countTexts(enc, r.Body, r.Fields.Prompt)
-	case provider.OpEmbedding:
+	case provider.OpEmbedding, provider.OpClassify:
 		return countTexts(enc, r.Body, r.Fields.Input)
 	}
 	return int64(len(r.Body) / 4)

@@ -16,6 +16,11 @@ func (s *Server) record(r *http.Request, k *tenancy.Key, action, target string, 
 	s.audit.Record(audit.Entry{Actor: k.ID, Action: action, Target: target, RequestID: r.Header.Get(gateway.HeaderRequestID), Detail: detail})
 }
 
+// auditSystem is an entry for something the server did on its own.
+func auditSystem(action, target string, detail map[string]string) audit.Entry {
+	return audit.Entry{Actor: "system", Action: action, Target: target, Detail: detail}
+}
+
 // auditList serves GET /api/audit (platform admin).
 func (s *Server) auditList(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
 	q := r.URL.Query()

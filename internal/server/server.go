@@ -160,6 +160,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		defer s.bg.Done()
 		s.keys.Watch(bg, 500*time.Millisecond)
 	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.expireLogs(bg, 10*time.Minute)
+	}()
 	ok = true
 	s.ids.init()
 	s.cfg.Store(cfg)

@@ -20,12 +20,14 @@ import (
 // and a payload is a version byte (1) followed by the record's fields in
 // declaration order: strings as uvarint length + bytes, integers as
 // varints, Time as varint Unix seconds and uvarint nanoseconds, Stream as
-// one byte.
+// one byte. Version 2 adds, after Stream, a byte saying whether a Log
+// follows: then EndUser, the tag count and tags, Metadata, Request and
+// Response, each as uvarint length + bytes.
 
 const (
 	frameHeader   = 8
-	maxPayload    = 1 << 16 // a record is a few hundred bytes; anything larger is damage
-	recordVersion = 1
+	maxPayload    = 4 << 20 // a record is a few hundred bytes, with a kept log at most ~2 MiB; anything larger is damage
+	recordVersion = 2
 	segPrefix     = "journal-"
 	segSuffix     = ".seg"
 )
@@ -54,6 +56,20 @@ func appendFrame(b []byte, r *Record) []byte {
 	b = binary.AppendVarint(b, int64(r.Status))
 	if r.Stream {
 		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	if l := r.Log; l != nil {
+		b = append(b, 1)
+		b = appendString(b, l.EndUser)
+		b = binary.AppendUvarint(b, uint64(len(l.Tags)))
+		for _, t := range l.Tags {
+			b = appendString(b, t)
+		}
+		for _, p := range [...][]byte{l.Metadata, l.Request, l.Response} {
+			b = binary.AppendUvarint(b, uint64(len(p)))
+			b = append(b, p...)
+		}
 	} else {
 		b = append(b, 0)
 	}
@@ -101,7 +117,8 @@ func decodeFrames(b []byte, recs []Record) ([]Record, int, error) {
 func decodeRecord(p []byte) (Record, error) {
 	d := decoder{b: p}
 	var r Record
-	if v := d.byte(); v != recordVersion {
+	v := d.byte()
+	if v != 1 && v != recordVersion {
 		return r, fmt.Errorf("record version %d", v)
 	}
 	r.RequestID = d.string()
@@ -131,6 +148,26 @@ func decodeRecord(p []byte) (Record, error) {
 		r.Stream = true
 	default:
 		d.fail()
+	}
+	if v >= 2 {
+		switch d.byte() {
+		case 0:
+		case 1:
+			l := &Log{EndUser: d.string()}
+			n, k := binary.Uvarint(d.b)
+			if k <= 0 || n > uint64(len(d.b)) {
+				d.fail()
+				break
+			}
+			d.b = d.b[k:]
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				l.Tags = append(l.Tags, d.string())
+			}
+			l.Metadata, l.Request, l.Response = d.bytes(), d.bytes(), d.bytes()
+			r.Log = l
+		default:
+			d.fail()
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		return r, errors.New("trailing bytes in record")
@@ -179,6 +216,14 @@ func (d *decoder) string() string {
 	s := string(d.b[n : n+int(l)])
 	d.b = d.b[n+int(l):]
 	return s
+}
+
+func (d *decoder) bytes() []byte {
+	s := d.string()
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
 }
 
 // segName is the file name of segment seq.

@@ -48,7 +48,24 @@ CREATE TABLE usage_records (
 CREATE INDEX usage_records_org_ts ON usage_records (org_id, ts);
 CREATE INDEX usage_records_project_ts ON usage_records (project_id, ts);
 CREATE INDEX usage_records_key_ts ON usage_records (key_id, ts);
-CREATE INDEX usage_records_ts ON usage_records (ts)`})
+CREATE INDEX usage_records_ts ON usage_records (ts)`}, db.Migration{Name: "0101_ledger_request_logs", SQL: `
+CREATE TABLE request_logs (
+  request_id TEXT PRIMARY KEY,
+  ts BIGINT NOT NULL,
+  org_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  end_user TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  search TEXT NOT NULL,
+  request TEXT NOT NULL,
+  response TEXT NOT NULL
+);
+CREATE INDEX request_logs_project_ts ON request_logs (project_id, ts);
+CREATE INDEX request_logs_end_user ON request_logs (project_id, end_user)`})
 }
 
 // Record is the usage of one request.
@@ -64,7 +81,23 @@ type Record struct {
 	LatencyMs                  int64
 	Status                     int
 	Stream                     bool
+	// Log, when set, keeps the request's bodies (projects that opt in).
+	Log *Log
 }
+
+// Log is what a request log keeps besides the usage: the bodies, who the
+// end user was, and the client's tags and metadata. It is journaled with
+// the usage record and stored compressed in request_logs.
+type Log struct {
+	EndUser  string   // the request's "user" field
+	Tags     []string // from the x-switchyard-tags header
+	Metadata []byte   // the request's "metadata" object, as sent
+	Request  []byte   // the request body as sent upstream
+	Response []byte   // the response body, or a stream's text reassembled
+}
+
+// MaxLogBody caps each kept body; longer ones are cut (and marked so).
+const MaxLogBody = 1 << 20
 
 // Options configure a Writer.
 type Options struct {
@@ -460,6 +493,7 @@ func (in *inserter) sql(rows int) string {
 
 // insert stores recs in one transaction.
 func (in *inserter) insert(ctx context.Context, recs []Record) error {
+	all := recs
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	tx, err := in.db.BeginTx(ctx, nil)
@@ -499,10 +533,37 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		}
 		recs = recs[n:]
 	}
+	for i := range all {
+		if err := in.insertLog(ctx, tx, &all[i]); err != nil {
+			return fmt.Errorf("inserting request log: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing usage: %w", err)
 	}
 	return nil
+}
+
+// insertLog stores r's kept bodies, compressed, with a plain-text copy of
+// the conversation (cut at 16 KiB) for full-text search.
+func (in *inserter) insertLog(ctx context.Context, tx *sql.Tx, r *Record) error {
+	l := r.Log
+	if l == nil {
+		return nil
+	}
+	meta := string(l.Metadata)
+	if meta == "" {
+		meta = "{}"
+	}
+	tags := ""
+	if len(l.Tags) > 0 {
+		tags = "," + strings.Join(l.Tags, ",") + ","
+	}
+	_, err := tx.ExecContext(ctx, in.db.Rebind(`INSERT INTO request_logs (request_id, ts, org_id, project_id, key_id, model, status, end_user, tags, metadata, search, request, response)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`),
+		r.RequestID, r.Time.UnixMilli(), r.OrgID, r.ProjectID, r.KeyID, r.Model, r.Status, l.EndUser, tags, meta,
+		searchText(l.Request, l.Response), Compress(l.Request), Compress(l.Response))
+	return err
 }
 
 const hourLayout = "2006-01-02T15"

@@ -1,0 +1,357 @@
+// Package reqlog reads the request logs that opted-in projects keep (the
+// ledger writes them, durably and off the request path) and holds the
+// feedback end users give on answers: search, one log with its bodies and
+// feedback, retention and deletion.
+package reqlog
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"switchyard/internal/db"
+	"switchyard/internal/metering/ledger"
+)
+
+func init() {
+	db.Register(db.Migration{Name: "0102_reqlog_feedback", SQL: `
+CREATE TABLE feedback (
+  id TEXT PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  score_milli BIGINT NOT NULL,
+  raw_score TEXT NOT NULL,
+  correction TEXT NOT NULL,
+  comment TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  ts BIGINT NOT NULL
+);
+CREATE INDEX feedback_request ON feedback (request_id);
+CREATE INDEX feedback_project ON feedback (project_id, ts)`})
+}
+
+// ErrNotFound is returned for an unknown request id.
+var ErrNotFound = errors.New("request not found")
+
+// Summary is one row of a search.
+type Summary struct {
+	RequestID string    `json:"request_id"`
+	Time      time.Time `json:"time"`
+	OrgID     string    `json:"org_id"`
+	ProjectID string    `json:"project_id"`
+	KeyID     string    `json:"key_id"`
+	Model     string    `json:"model"`
+	Status    int       `json:"status"`
+	EndUser   string    `json:"end_user,omitempty"`
+	Tags      []string  `json:"tags"`
+	// Feedback is the latest score, -1..1, when any was given.
+	Feedback *float64 `json:"feedback,omitempty"`
+}
+
+// Entry is one kept request with its bodies and feedback.
+type Entry struct {
+	Summary
+	Metadata json.RawMessage `json:"metadata"`
+	Request  json.RawMessage `json:"request"`
+	// Response is the answer's JSON, or for a stream the text as a JSON string.
+	Response json.RawMessage `json:"response"`
+	Feedback []Feedback      `json:"feedback_entries"`
+}
+
+// Feedback is one score given on an answer.
+type Feedback struct {
+	ID         string    `json:"id"`
+	RequestID  string    `json:"request_id"`
+	ProjectID  string    `json:"project_id"`
+	KeyID      string    `json:"key_id"`
+	Score      float64   `json:"score"`     // normalised to -1..1
+	RawScore   string    `json:"raw_score"` // as sent: "up", 4, 0.5…
+	Correction string    `json:"correction,omitempty"`
+	Comment    string    `json:"comment,omitempty"`
+	Tags       []string  `json:"tags,omitempty"`
+	Time       time.Time `json:"time"`
+}
+
+// Query selects logs. Zero fields do not filter.
+type Query struct {
+	OrgID, ProjectID, KeyID, Model, EndUser, Tag string
+	Text                                         string // full-text, case-insensitive
+	Status                                       int
+	From, To                                     time.Time
+	// Feedback: "any", "positive", "negative" or "none".
+	Feedback string
+	Limit    int // default 50, at most 1000
+}
+
+// Search returns the newest logs matching q.
+func Search(ctx context.Context, d *db.DB, q Query) ([]Summary, error) {
+	where, args := []string{"1=1"}, []any{}
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("l.org_id", q.OrgID)
+	eq("l.project_id", q.ProjectID)
+	eq("l.key_id", q.KeyID)
+	eq("l.model", q.Model)
+	eq("l.end_user", q.EndUser)
+	if q.Tag != "" {
+		where = append(where, "l.tags LIKE ?")
+		args = append(args, "%,"+likeEscape(q.Tag)+",%")
+	}
+	if q.Text != "" {
+		where = append(where, "l.search LIKE ? ESCAPE '\\'")
+		args = append(args, "%"+likeEscape(strings.ToLower(q.Text))+"%")
+	}
+	if q.Status != 0 {
+		where = append(where, "l.status = ?")
+		args = append(args, q.Status)
+	}
+	if !q.From.IsZero() {
+		where = append(where, "l.ts >= ?")
+		args = append(args, q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		where = append(where, "l.ts < ?")
+		args = append(args, q.To.UnixMilli())
+	}
+	latest := `(SELECT f.score_milli FROM feedback f WHERE f.request_id = l.request_id ORDER BY f.ts DESC, f.id DESC LIMIT 1)`
+	switch q.Feedback {
+	case "":
+	case "any":
+		where = append(where, latest+" IS NOT NULL")
+	case "positive":
+		where = append(where, latest+" > 0")
+	case "negative":
+		where = append(where, latest+" < 0")
+	case "none":
+		where = append(where, latest+" IS NULL")
+	default:
+		return nil, fmt.Errorf("feedback filter %q: want any, positive, negative or none", q.Feedback)
+	}
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 50
+	}
+	rows, err := d.QueryContext(ctx, d.Rebind(`SELECT l.request_id, l.ts, l.org_id, l.project_id, l.key_id, l.model, l.status, l.end_user, l.tags, `+latest+`
+FROM request_logs l WHERE `+strings.Join(where, " AND ")+` ORDER BY l.ts DESC, l.request_id DESC LIMIT `+strconv.Itoa(q.Limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("searching logs: %w", err)
+	}
+	defer rows.Close()
+	out := []Summary{}
+	for rows.Next() {
+		var s Summary
+		var ts int64
+		var tags string
+		var fb sql.NullInt64
+		if err := rows.Scan(&s.RequestID, &ts, &s.OrgID, &s.ProjectID, &s.KeyID, &s.Model, &s.Status, &s.EndUser, &tags, &fb); err != nil {
+			return nil, fmt.Errorf("searching logs: %w", err)
+		}
+		s.Time, s.Tags = time.UnixMilli(ts).UTC(), splitTags(tags)
+		if fb.Valid {
+			v := float64(fb.Int64) / 1000
+			s.Feedback = &v
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func splitTags(s string) []string {
+	s = strings.Trim(s, ",")
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// Get returns one log with its bodies and all its feedback, oldest first.
+func Get(ctx context.Context, d *db.DB, requestID string) (*Entry, error) {
+	var e Entry
+	var ts int64
+	var tags, meta, req, resp string
+	err := d.QueryRowContext(ctx, d.Rebind(`SELECT request_id, ts, org_id, project_id, key_id, model, status, end_user, tags, metadata, request, response FROM request_logs WHERE request_id = ?`), requestID).
+		Scan(&e.RequestID, &ts, &e.OrgID, &e.ProjectID, &e.KeyID, &e.Model, &e.Status, &e.EndUser, &tags, &meta, &req, &resp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading log: %w", err)
+	}
+	e.Time, e.Tags, e.Metadata = time.UnixMilli(ts).UTC(), splitTags(tags), json.RawMessage(meta)
+	rq, err := ledger.Decompress(req)
+	if err != nil {
+		return nil, fmt.Errorf("reading log body: %w", err)
+	}
+	rs, err := ledger.Decompress(resp)
+	if err != nil {
+		return nil, fmt.Errorf("reading log body: %w", err)
+	}
+	e.Request = asJSON(rq)
+	e.Response = asJSON(rs)
+	if e.Feedback, err = feedbackOf(ctx, d, requestID); err != nil {
+		return nil, err
+	}
+	if n := len(e.Feedback); n > 0 {
+		v := e.Feedback[n-1].Score
+		e.Summary.Feedback = &v
+	}
+	return &e, nil
+}
+
+// asJSON returns b if it is JSON, else b as a JSON string (a stream's text).
+func asJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}
+
+func feedbackOf(ctx context.Context, d *db.DB, requestID string) ([]Feedback, error) {
+	rows, err := d.QueryContext(ctx, d.Rebind(`SELECT id, request_id, project_id, key_id, score_milli, raw_score, correction, comment, tags, ts FROM feedback WHERE request_id = ? ORDER BY ts, id`), requestID)
+	if err != nil {
+		return nil, fmt.Errorf("reading feedback: %w", err)
+	}
+	defer rows.Close()
+	out := []Feedback{}
+	for rows.Next() {
+		var f Feedback
+		var milli, ts int64
+		var tags string
+		if err := rows.Scan(&f.ID, &f.RequestID, &f.ProjectID, &f.KeyID, &milli, &f.RawScore, &f.Correction, &f.Comment, &tags, &ts); err != nil {
+			return nil, fmt.Errorf("reading feedback: %w", err)
+		}
+		f.Score, f.Time, f.Tags = float64(milli)/1000, time.UnixMilli(ts).UTC(), splitTags(tags)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// ParseScore normalises a score as clients send it — "up"/"down",
+// true/false, a number in -1..1, or a rating 1..5 — to -1..1.
+func ParseScore(raw json.RawMessage) (float64, string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, "", errors.New("score must be \"up\", \"down\", a boolean, a number in -1..1 or a rating 1..5")
+	}
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return 1, "true", nil
+		}
+		return -1, "false", nil
+	case string:
+		switch strings.ToLower(x) {
+		case "up", "thumbs_up", "+1", "good":
+			return 1, x, nil
+		case "down", "thumbs_down", "-1", "bad":
+			return -1, x, nil
+		}
+	case float64:
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		switch {
+		case x >= -1 && x <= 1:
+			return x, s, nil
+		case x >= 1 && x <= 5:
+			return (x - 3) / 2, s, nil
+		}
+	}
+	return 0, "", errors.New("score must be \"up\", \"down\", a boolean, a number in -1..1 or a rating 1..5")
+}
+
+// AddFeedback stores f (its ID and Time are set here). Feedback may come
+// any time after the request, and more than once: each is kept.
+func AddFeedback(ctx context.Context, d *db.DB, f *Feedback) error {
+	var b [9]byte
+	rand.Read(b[:])
+	f.ID = "fb_" + hex.EncodeToString(b[:])
+	if f.Time.IsZero() {
+		f.Time = time.Now().UTC()
+	}
+	tags := ""
+	if len(f.Tags) > 0 {
+		tags = "," + strings.Join(f.Tags, ",") + ","
+	}
+	_, err := d.ExecContext(ctx, d.Rebind(`INSERT INTO feedback (id, request_id, project_id, key_id, score_milli, raw_score, correction, comment, tags, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		f.ID, f.RequestID, f.ProjectID, f.KeyID, int64(f.Score*1000), f.RawScore, f.Correction, f.Comment, tags, f.Time.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("storing feedback: %w", err)
+	}
+	return nil
+}
+
+// ProjectOf returns the project a request was made for, from the usage
+// ledger (every request has a record, logged or not).
+func ProjectOf(ctx context.Context, d *db.DB, requestID string) (string, error) {
+	var p string
+	err := d.QueryRowContext(ctx, d.Rebind(`SELECT project_id FROM usage_records WHERE request_id = ?`), requestID).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return p, err
+}
+
+// Deleted counts what DeleteData removed.
+type Deleted struct {
+	Logs     int64 `json:"logs"`
+	Feedback int64 `json:"feedback"`
+}
+
+// DeleteData removes a project's kept logs and feedback — all of them, or
+// only one end user's (the requests' "user" field) when endUser is set.
+// Usage records (ids, token counts, costs; never content) stay for billing.
+func DeleteData(ctx context.Context, d *db.DB, projectID, endUser string) (Deleted, error) {
+	var out Deleted
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return out, err
+	}
+	defer tx.Rollback()
+	cond, args := "project_id = ?", []any{projectID}
+	if endUser != "" {
+		cond, args = "project_id = ? AND end_user = ?", []any{projectID, endUser}
+	}
+	fb, err := tx.ExecContext(ctx, d.Rebind(`DELETE FROM feedback WHERE request_id IN (SELECT request_id FROM request_logs WHERE `+cond+`)`+
+		map[bool]string{true: "", false: ` OR project_id = ?`}[endUser != ""]), append(args, map[bool][]any{true: nil, false: {projectID}}[endUser != ""]...)...)
+	if err != nil {
+		return out, fmt.Errorf("deleting feedback: %w", err)
+	}
+	logs, err := tx.ExecContext(ctx, d.Rebind(`DELETE FROM request_logs WHERE `+cond), args...)
+	if err != nil {
+		return out, fmt.Errorf("deleting logs: %w", err)
+	}
+	out.Feedback, _ = fb.RowsAffected()
+	out.Logs, _ = logs.RowsAffected()
+	return out, tx.Commit()
+}
+
+// Expire deletes a project's logs (and their feedback) older than before.
+func Expire(ctx context.Context, d *db.DB, projectID string, before time.Time) (int64, error) {
+	ms := before.UnixMilli()
+	if _, err := d.ExecContext(ctx, d.Rebind(`DELETE FROM feedback WHERE request_id IN (SELECT request_id FROM request_logs WHERE project_id = ? AND ts < ?)`), projectID, ms); err != nil {
+		return 0, fmt.Errorf("expiring feedback: %w", err)
+	}
+	res, err := d.ExecContext(ctx, d.Rebind(`DELETE FROM request_logs WHERE project_id = ? AND ts < ?`), projectID, ms)
+	if err != nil {
+		return 0, fmt.Errorf("expiring logs: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"switchyard/internal/reqlog"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// Request logs (kept by projects with keep_bodies), feedback on answers,
+// and deletion of a project's or an end user's kept data.
+
+func (s *Server) logRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/feedback", s.auth(false, s.feedback))
+	mux.HandleFunc("GET /api/logs", s.api(s.searchLogs))
+	mux.HandleFunc("GET /api/logs/{id}", s.api(s.getLog))
+	mux.HandleFunc("DELETE /api/projects/{project}/data", s.api(s.deleteProjectData))
+}
+
+// feedback serves POST /v1/feedback: any key of the request's project may
+// score its answer, any time after, more than once.
+func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+	var in struct {
+		RequestID  string          `json:"request_id"`
+		Score      json.RawMessage `json:"score"`
+		Correction string          `json:"correction"`
+		Comment    string          `json:"comment"`
+		Tags       []string        `json:"tags"`
+	}
+	if !s.decode(w, r, &in) {
+		return
+	}
+	if in.RequestID == "" {
+		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "request_id", "Missing required parameter: 'request_id'.")
+		return
+	}
+	if len(in.Score) == 0 {
+		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "score", "Missing required parameter: 'score'.")
+		return
+	}
+	score, raw, err := reqlog.ParseScore(in.Score)
+	if err != nil {
+		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "score", err.Error())
+		return
+	}
+	project, err := s.requestProject(r.Context(), in.RequestID)
+	if errors.Is(err, reqlog.ErrNotFound) || (err == nil && !k.IsAdmin() && project != k.ProjectID) {
+		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "request_not_found", "request_id", "No request `"+in.RequestID+"` for this project.")
+		return
+	}
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	f := &reqlog.Feedback{RequestID: in.RequestID, ProjectID: project, KeyID: k.ID, Score: score, RawScore: raw,
+		Correction: in.Correction, Comment: in.Comment, Tags: in.Tags}
+	if err := reqlog.AddFeedback(r.Context(), s.db, f); err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, f)
+}
+
+// requestProject finds a request's project in the ledger, waiting for
+// records still in flight.
+func (s *Server) requestProject(ctx context.Context, id string) (string, error) {
+	p, err := reqlog.ProjectOf(ctx, s.db, id)
+	if errors.Is(err, reqlog.ErrNotFound) {
+		if ferr := s.ledger.Flush(ctx); ferr != nil {
+			return "", ferr
+		}
+		p, err = reqlog.ProjectOf(ctx, s.db, id)
+	}
+	return p, err
+}
+
+// logScope narrows a log query to what k may read; ok is false when it
+// wrote an error.
+func (s *Server) logScope(w http.ResponseWriter, k *tenancy.Key, q *reqlog.Query) bool {
+	switch {
+	case k.IsAdmin():
+		return true
+	case k.Role == tenancy.RoleUser:
+		if q.ProjectID == "" {
+			if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
+				errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "project", "Members must name one of their projects.")
+				return false
+			}
+			q.OrgID = k.OrgID
+			return true
+		}
+		if p, err := s.keys.Project(q.ProjectID); err == nil && k.CanReadProject(p) {
+			return true
+		}
+	}
+	forbidden(w)
+	return false
+}
+
+func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+	v := r.URL.Query()
+	q := reqlog.Query{ProjectID: v.Get("project"), KeyID: v.Get("key"), Model: v.Get("model"), EndUser: v.Get("user"),
+		Tag: v.Get("tag"), Text: v.Get("q"), Feedback: v.Get("feedback")}
+	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
+		if x := v.Get(name); x != "" {
+			t, err := parseWhen(x)
+			if err != nil {
+				errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", name, "'"+name+"' must be a date or an RFC 3339 time.")
+				return
+			}
+			*dst = t
+		}
+	}
+	for name, dst := range map[string]*int{"status": &q.Status, "limit": &q.Limit} {
+		if x := v.Get(name); x != "" {
+			n, err := strconv.Atoi(x)
+			if err != nil {
+				errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", name, "'"+name+"' must be an integer.")
+				return
+			}
+			*dst = n
+		}
+	}
+	switch q.Feedback {
+	case "", "any", "positive", "negative", "none":
+	default:
+		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "feedback", "'feedback' takes any, positive, negative or none.")
+		return
+	}
+	if !s.logScope(w, k, &q) {
+		return
+	}
+	if err := s.ledger.Flush(r.Context()); err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	out, err := reqlog.Search(r.Context(), s.db, q)
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, list(out))
+}
+
+func (s *Server) getLog(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+	if err := s.ledger.Flush(r.Context()); err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	e, err := reqlog.Get(r.Context(), s.db, r.PathValue("id"))
+	if err == nil && !k.IsAdmin() {
+		p, perr := s.keys.Project(e.ProjectID)
+		if perr != nil || !k.CanReadProject(p) {
+			err = reqlog.ErrNotFound
+		}
+	}
+	if errors.Is(err, reqlog.ErrNotFound) {
+		notFound(w, "log")
+		return
+	}
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+// deleteProjectData serves DELETE /api/projects/{project}/data[?user=ID]:
+// the project's kept logs and feedback, or one end user's, are removed, and
+// the audit log records it (with counts, never content).
+func (s *Server) deleteProjectData(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+	p, ok := s.project(w, r, k)
+	if !ok {
+		return
+	}
+	if !k.CanManageOrg(p.OrgID) {
+		forbidden(w)
+		return
+	}
+	if err := s.ledger.Flush(r.Context()); err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	endUser := r.URL.Query().Get("user")
+	n, err := reqlog.DeleteData(r.Context(), s.db, p.ID, endUser)
+	if err != nil {
+		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+		return
+	}
+	detail := map[string]string{"logs": strconv.FormatInt(n.Logs, 10), "feedback": strconv.FormatInt(n.Feedback, 10)}
+	if endUser != "" {
+		detail["scope"] = "end user" // the id itself may be personal data
+	}
+	s.record(r, k, "project.data_delete", p.ID, detail)
+	writeJSON(w, http.StatusOK, map[string]any{"project_id": p.ID, "deleted": n})
+}
+
+// expireLogs deletes logs past each project's retention; it runs at start
+// and then every interval until ctx ends.
+func (s *Server) expireLogs(ctx context.Context, every time.Duration) {
+	for {
+		for _, p := range s.keys.Projects("") {
+			if p.RetentionDays <= 0 {
+				continue
+			}
+			before := time.Now().Add(-time.Duration(p.RetentionDays) * 24 * time.Hour)
+			if n, err := reqlog.Expire(ctx, s.db, p.ID, before); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("expiring request logs", "project", p.ID, "err", err)
+				}
+			} else if n > 0 {
+				s.log.Info("expired request logs", "project", p.ID, "n", n)
+				s.audit.Record(auditSystem("project.logs_expire", p.ID, map[string]string{"logs": strconv.FormatInt(n, 10)}))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
