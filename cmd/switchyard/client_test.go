@@ -254,7 +254,11 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs struct{ Data []struct{ RequestID string `json:"request_id"` } }
+	var logs struct {
+		Data []struct {
+			RequestID string `json:"request_id"`
+		}
+	}
 	json.NewDecoder(resp.Body).Decode(&logs)
 	resp.Body.Close()
 	kept := map[string]bool{}
