@@ -12,7 +12,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"switchyard/internal/config"
 	"switchyard/internal/guard"
+	"switchyard/internal/specialist"
 )
 
 const guardDesc = `
@@ -29,6 +31,9 @@ Privacy and safety checks, offline with the built-in recognisers.
                             injection may be omitted when not labelled)
   guard eval --shared DIR   the evaluation on the public sets in DIR
                             (../shared/data): the README's table
+  --injection-specialist NAME  add a trained classifier (a specialist with
+                            labels 0/1, e.g. trained on
+                            prompt_injection_deepset/train.jsonl) to the rules
 
 A server applies the same checks per project policy; see POST /v1/guard/check.`
 
@@ -44,11 +49,11 @@ func cmdGuard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "Usage: switchyard guard check [TEXT] | guard eval --data FILE")
 		return errUsage
 	}
-	sc, err := guard.New(guard.Options{})
-	if err != nil {
-		return err
-	}
 	if args[0] == "check" {
+		sc, err := guard.New(guard.Options{})
+		if err != nil {
+			return err
+		}
 		fs := newFlags("guard check", "guard check [TEXT]", guardDesc, stdout)
 		if err := parse(fs, args[1:]); err != nil {
 			return err
@@ -74,21 +79,53 @@ func cmdGuard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		enc.SetEscapeHTML(false)
 		return enc.Encode(out)
 	}
-	fs := newFlags("guard eval", "guard eval --data FILE | --shared DIR", guardDesc, stdout)
+	env := config.ReadEnv()
+	fs := newFlags("guard eval", "guard eval --data FILE | --shared DIR [--injection-specialist NAME]", guardDesc, stdout)
 	data := fs.String("data", "", "labelled JSONL file")
 	shared := fs.String("shared", "", "directory of the public evaluation sets (../shared/data)")
+	spec := fs.String("injection-specialist", "", "also score injection with this trained specialist (its promoted version)")
+	dataDir := fs.String("data-dir", env.DataDir, "state directory holding the specialist (also SWITCHYARD_DATA_DIR; default ./switchyard-data)")
 	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	var opts guard.Options
+	if *spec != "" {
+		if *dataDir == "" {
+			*dataDir = config.Default().DataDir
+		}
+		scorer, err := injectionScorer(*dataDir, *spec)
+		if err != nil {
+			return err
+		}
+		opts.Scorers = []guard.InjectionScorer{scorer}
+	}
+	sc, err := guard.New(opts)
+	if err != nil {
 		return err
 	}
 	switch {
 	case *shared != "":
-		_, err := guard.Evaluate(ctx, *shared, stdout)
+		_, err := guard.EvaluateWith(ctx, *shared, opts, stdout)
 		return err
 	case *data != "":
 		return evalFile(sc, *data, stdout)
 	}
 	fmt.Fprintln(stderr, "switchyard guard eval: pass --data FILE or --shared DIR")
 	return errUsage
+}
+
+// injectionScorer loads the promoted version of a specialist as an
+// injection scorer.
+func injectionScorer(dataDir, name string) (guard.InjectionScorer, error) {
+	st, err := specialist.OpenStore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := st.LoadPromoted(name)
+	if err != nil {
+		return nil, fmt.Errorf("injection specialist %q: %w", name, err)
+	}
+	return guard.NewSpecialistScorer(m)
 }
 
 type labelled struct {

@@ -103,6 +103,9 @@ type Guard struct {
 	// HoldBack is how many characters of a streamed answer are held back
 	// so a value split across chunks is still caught (default 64).
 	HoldBack int `yaml:"hold_back"`
+	// InjectionSpecialist names a trained specialist (labels 0/1) whose
+	// promoted version scores prompt injection alongside the rules.
+	InjectionSpecialist string `yaml:"injection_specialist"`
 }
 
 // DeploymentLimits cap what one deployment is sent, across all keys.

@@ -61,7 +61,13 @@ type spanRow struct {
 // shared data folder) and writes a table to w. PII spans must match
 // exactly (type, start, end).
 func Evaluate(ctx context.Context, dataDir string, w io.Writer) ([]EvalRow, error) {
-	def, err := New(Options{})
+	return EvaluateWith(ctx, dataDir, Options{}, w)
+}
+
+// EvaluateWith is Evaluate with the scanner built from o (extra injection
+// scorers, such as a trained classifier).
+func EvaluateWith(ctx context.Context, dataDir string, o Options, w io.Writer) ([]EvalRow, error) {
+	def, err := New(o)
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"switchyard/internal/audit"
 	"switchyard/internal/gateway"
 	"switchyard/internal/guard"
 	"switchyard/internal/policy"
 	"switchyard/internal/provider"
+	"switchyard/internal/specialist"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
 )
@@ -24,6 +26,12 @@ type guardGate struct {
 	s        *Server
 	mu       sync.Mutex
 	scanners map[string]*guard.Scanner // by the sorted list of types ("" = all)
+
+	// The injection specialist's promoted version, checked at most every
+	// few seconds; a new one rebuilds the scanners.
+	specName    string
+	specVersion int
+	specChecked time.Time
 }
 
 var _ gateway.Guard = (*guardGate)(nil)
@@ -33,10 +41,33 @@ func (g *guardGate) scanner(types []string) (*guard.Scanner, error) {
 	key := strings.Join(types, ",")
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	cfg := g.s.Config()
+	name := cfg.Guard.InjectionSpecialist
+	if name != g.specName || (name != "" && time.Since(g.specChecked) > 5*time.Second) {
+		v := -1
+		if st, err := specialist.OpenStore(cfg.DataDir); err == nil && name != "" {
+			if pv, err := st.Promoted(name); err == nil {
+				v = pv
+			}
+		}
+		if name != g.specName || v != g.specVersion {
+			g.scanners = nil // rebuild with the new classifier
+		}
+		g.specName, g.specVersion, g.specChecked = name, v, time.Now()
+	}
 	if sc, ok := g.scanners[key]; ok {
 		return sc, nil
 	}
-	sc, err := guard.New(guard.Options{Types: types})
+	opts := guard.Options{Types: types}
+	if name != "" && g.specVersion >= 0 {
+		scorer, err := g.injectionScorer(cfg.DataDir, name)
+		if err != nil {
+			g.s.log.Warn("guard: injection specialist unavailable; using rules only", "specialist", name, "err", err)
+		} else {
+			opts.Scorers = []guard.InjectionScorer{scorer}
+		}
+	}
+	sc, err := guard.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +76,19 @@ func (g *guardGate) scanner(types []string) (*guard.Scanner, error) {
 	}
 	g.scanners[key] = sc
 	return sc, nil
+}
+
+// injectionScorer loads the promoted version of the injection specialist.
+func (g *guardGate) injectionScorer(dataDir, name string) (guard.InjectionScorer, error) {
+	st, err := specialist.OpenStore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := st.LoadPromoted(name)
+	if err != nil {
+		return nil, err
+	}
+	return guard.NewSpecialistScorer(m)
 }
 
 // policyFor is the policy of the key's project, or the default.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
 
 	"switchyard/internal/fakeai"
+	"switchyard/internal/guard"
+	"switchyard/internal/specialist"
 )
 
 const guardPolicies = `
@@ -141,5 +145,75 @@ func TestGuardPolicyOnTraffic(t *testing.T) {
 	}
 	if actions["guard.redact"] < 2 || actions["guard.block"] != 2 {
 		t.Errorf("guard audit actions = %v", actions)
+	}
+}
+
+// TestGuardInjectionSpecialist trains a classifier on the public
+// prompt-injection training set and checks the guard uses it next to its
+// rules on the held-out test set.
+func TestGuardInjectionSpecialist(t *testing.T) {
+	data := "../../../shared/data/prompt_injection_deepset/train.jsonl"
+	if _, err := os.Stat(data); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	e := start(t, "guard:\n  injection_specialist: injection\n")
+	ex, err := specialist.LoadFile(data, specialist.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, val := specialist.StratifiedSplit(ex, 0.15, 1)
+	m, _, err := specialist.Train(context.Background(), train, val, specialist.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := specialist.OpenStore(e.srv.Config().DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, err := st.Add("injection", m, specialist.Manifest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Promote("injection", man.Version); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Injection struct {
+			Score   float64  `json:"score"`
+			Flagged bool     `json:"flagged"`
+			Rules   []string `json:"rules"`
+		} `json:"injection"`
+	}
+	// On the held-out injections, the server flags more than the rules
+	// alone would.
+	test, err := specialist.LoadFile(strings.Replace(data, "train", "test", 1), specialist.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := guard.New(guard.Options{})
+	var withServer, rulesOnly, byClassifier int
+	for _, x := range test {
+		if x.Label != "1" {
+			continue
+		}
+		res.Injection.Flagged, res.Injection.Rules = false, nil
+		e.call("POST", "/v1/guard/check", adminKey, map[string]any{"input": x.Text}, &res)
+		if res.Injection.Flagged {
+			withServer++
+		}
+		if slices.Contains(res.Injection.Rules, "classifier") {
+			byClassifier++
+		}
+		if rules.Injection(x.Text).Flagged {
+			rulesOnly++
+		}
+	}
+	if withServer <= rulesOnly || byClassifier == 0 {
+		t.Errorf("held-out injections flagged: %d with the classifier (%d by it), %d by rules alone", withServer, byClassifier, rulesOnly)
+	}
+	t.Logf("held-out injections flagged: %d with the classifier, %d by rules alone", withServer, rulesOnly)
+	e.call("POST", "/v1/guard/check", adminKey, map[string]any{"input": "What is the capital of France?"}, &res)
+	if res.Injection.Flagged {
+		t.Errorf("a plain question flagged: %+v", res.Injection)
 	}
 }
