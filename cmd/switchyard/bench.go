@@ -45,6 +45,7 @@ the differences. Non-stream requests, and streams of --chunks chunks.`, stdout)
 	mode := fs.String("mode", "both", "nonstream, stream or both")
 	streams := fs.Int("rss-streams", 200, "concurrent slow streams for the RSS measurement (0 to skip)")
 	tenant := fs.Bool("tenant", false, "use a project key with rate limits, budgets and a prepaid balance (default: the admin key)")
+	keepBodies := fs.Bool("keep-bodies", false, "with --tenant: the project keeps request logs (measures logging)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -65,7 +66,7 @@ the differences. Non-stream requests, and streams of --chunks chunks.`, stdout)
 		defer pprof.StopCPUProfile()
 	}
 	return bench.Gateway(ctx, bench.Options{
-		Concurrency: levels, Duration: *dur, Chunks: *chunks, Mode: *mode, RSSStreams: *streams, Tenant: *tenant, Out: stdout,
+		Concurrency: levels, Duration: *dur, Chunks: *chunks, Mode: *mode, RSSStreams: *streams, Tenant: *tenant || *keepBodies, KeepBodies: *keepBodies, Out: stdout,
 	})
 }
 

@@ -35,7 +35,10 @@ type Options struct {
 	// monthly budget and a prepaid balance, so auth, limits, reservations
 	// and metering all run; otherwise with the admin key (metering only).
 	Tenant bool
-	Out    io.Writer
+	// KeepBodies (with Tenant) also keeps every request's bodies in the
+	// request log, to measure logging's cost.
+	KeepBodies bool
+	Out        io.Writer
 }
 
 // ParseLevels parses "1,50".
@@ -102,10 +105,13 @@ models:
 	gw := "http://" + ln.Addr().String() + "/v1"
 	key, who := benchKey, "admin key: auth and metering"
 	if o.Tenant {
-		if key, err = tenantKey(ctx, "http://"+ln.Addr().String()); err != nil {
+		if key, err = tenantKey(ctx, "http://"+ln.Addr().String(), o.KeepBodies); err != nil {
 			return err
 		}
 		who = "project key: auth, rate limits, budget and balance reservations, metering"
+		if o.KeepBodies {
+			who += ", request logs"
+		}
 	}
 
 	w := o.Out
@@ -220,7 +226,7 @@ func load(ctx context.Context, base, key string, body []byte, c int, d time.Dura
 // tenantKey creates, through the admin API, a prepaid organisation with a
 // large balance, a project with limits and a budget, and a key with limits
 // and a budget, none of which the benchmark reaches.
-func tenantKey(ctx context.Context, base string) (string, error) {
+func tenantKey(ctx context.Context, base string, keepBodies bool) (string, error) {
 	call := func(path string, in map[string]any) (map[string]any, error) {
 		b, _ := json.Marshal(in)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
@@ -244,7 +250,9 @@ func tenantKey(ctx context.Context, base string) (string, error) {
 		return "", err
 	}
 	limits := map[string]any{"name": "bench", "rpm": int64(1e9), "tpm": int64(1e12), "concurrency": 100000, "monthly_budget_micros": int64(1e15)}
-	proj, err := call("/api/orgs/"+org["id"].(string)+"/projects", limits)
+	proj, err := call("/api/orgs/"+org["id"].(string)+"/projects", map[string]any{
+		"name": "bench", "rpm": limits["rpm"], "tpm": limits["tpm"], "concurrency": limits["concurrency"],
+		"monthly_budget_micros": limits["monthly_budget_micros"], "keep_bodies": keepBodies})
 	if err != nil {
 		return "", err
 	}
