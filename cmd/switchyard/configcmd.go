@@ -29,7 +29,7 @@ Work with config files.
 		return err
 	}
 	// Build every provider too, so provider-specific options are checked.
-	reg := server.Builtins()
+	reg := server.BuiltinsIn(cfg.DataDir)
 	for _, m := range cfg.Models {
 		for _, d := range m.Deployments {
 			p, err := reg.New(d)

@@ -15,3 +15,7 @@ func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(local.Kind, local.Factory(dataDir))
 	r.Register(specialist.Kind, specialist.New(dataDir))
 }
+
+// BuiltinsIn is Builtins with local models and specialists found in
+// dataDir (what a server with that data directory would use).
+func BuiltinsIn(dataDir string) *provider.Registry { return builtins(dataDir) }
