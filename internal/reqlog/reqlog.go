@@ -355,3 +355,106 @@ func Expire(ctx context.Context, d *db.DB, projectID string, before time.Time) (
 	}
 	return res.RowsAffected()
 }
+
+// Message is one turn of a kept conversation.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Conversation is a kept request as training material: the messages
+// sent, the answer given, and the latest feedback on it.
+type Conversation struct {
+	RequestID  string
+	Messages   []Message
+	Answer     string
+	Correction string   // from the latest feedback that gave one
+	Score      *float64 // the latest feedback score
+}
+
+// Conversations returns the conversations of the logs q selects (its
+// Limit applies), skipping logs whose bodies are not chat or completion
+// requests.
+func Conversations(ctx context.Context, d *db.DB, q Query) ([]Conversation, error) {
+	sums, err := Search(ctx, d, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []Conversation
+	for _, s := range sums {
+		e, err := Get(ctx, d, s.RequestID)
+		if err != nil {
+			return nil, err
+		}
+		c := Conversation{RequestID: e.RequestID, Messages: requestMessages(e.Request), Answer: answerText(e.Response), Score: e.Summary.Feedback}
+		for i := len(e.Feedback) - 1; i >= 0; i-- {
+			if e.Feedback[i].Correction != "" {
+				c.Correction = e.Feedback[i].Correction
+				break
+			}
+		}
+		if len(c.Messages) == 0 {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// requestMessages reads a chat request's messages (text parts joined) or
+// a completion's prompt as one user message.
+func requestMessages(req json.RawMessage) []Message {
+	var r struct {
+		Messages []struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
+		Prompt json.RawMessage `json:"prompt"`
+	}
+	if json.Unmarshal(req, &r) != nil {
+		return nil
+	}
+	var out []Message
+	for _, m := range r.Messages {
+		var s string
+		if json.Unmarshal(m.Content, &s) != nil {
+			var parts []struct{ Type, Text string }
+			json.Unmarshal(m.Content, &parts)
+			var texts []string
+			for _, p := range parts {
+				if p.Text != "" {
+					texts = append(texts, p.Text)
+				}
+			}
+			s = strings.Join(texts, "\n")
+		}
+		out = append(out, Message{Role: m.Role, Content: s})
+	}
+	var prompt string
+	if len(out) == 0 && json.Unmarshal(r.Prompt, &prompt) == nil && prompt != "" {
+		out = append(out, Message{Role: "user", Content: prompt})
+	}
+	return out
+}
+
+// answerText reads the answer from a response body, or takes a stream's
+// text as it is.
+func answerText(resp json.RawMessage) string {
+	var s string
+	if json.Unmarshal(resp, &s) == nil {
+		return s
+	}
+	var r struct {
+		Choices []struct {
+			Message struct{ Content string } `json:"message"`
+			Text    string                   `json:"text"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal(resp, &r) != nil || len(r.Choices) == 0 {
+		return ""
+	}
+	if r.Choices[0].Message.Content != "" {
+		return r.Choices[0].Message.Content
+	}
+	return r.Choices[0].Text
+}

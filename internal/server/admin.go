@@ -51,6 +51,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/usage", s.api(s.usage))
 	mux.HandleFunc("GET /api/orgs/{org}/invoices/{month}", s.api(s.invoice))
 	s.logRoutes(mux)
+	s.datasetRoutes(mux)
 	mux.HandleFunc("GET /api/audit", s.auth(true, s.auditList))
 	mux.HandleFunc("GET /api/audit/verify", s.auth(true, s.auditVerify))
 }
