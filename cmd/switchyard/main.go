@@ -37,6 +37,7 @@ func commands() []command {
 		{"specialist", "train, evaluate and version specialists (specialist train|eval|list|show|promote|rollback)", cmdSpecialist},
 		{"audit", "check the audit log's hash chain (audit verify)", cmdAudit},
 		{"guard", "scan text for PII, injection and unsafe content (guard check|eval)", cmdGuard},
+		{"dataset", "import, curate, annotate and export datasets (dataset create|import|curate|annotate|export|list|show|diff)", cmdDataset},
 	}, clientCommands()...)
 }
 
