@@ -280,12 +280,14 @@ func ParseScore(raw json.RawMessage) (float64, string, error) {
 // AddFeedback stores f (its ID and Time are set here). Feedback may come
 // any time after the request, and more than once: each is kept.
 func AddFeedback(ctx context.Context, d *db.DB, f *Feedback) error {
-	var b [9]byte
-	rand.Read(b[:])
-	f.ID = "fb_" + hex.EncodeToString(b[:])
 	if f.Time.IsZero() {
 		f.Time = time.Now().UTC()
 	}
+	// Ids sort by time to the nanosecond, so "latest wins" holds for
+	// feedback given within one millisecond.
+	var b [6]byte
+	rand.Read(b[:])
+	f.ID = fmt.Sprintf("fb_%016x%s", f.Time.UnixNano(), hex.EncodeToString(b[:]))
 	tags := ""
 	if len(f.Tags) > 0 {
 		tags = "," + strings.Join(f.Tags, ",") + ","

@@ -17,6 +17,7 @@ import (
 	"switchyard/internal/engine/chat"
 	"switchyard/internal/engine/library"
 	"switchyard/internal/provider"
+	wire "switchyard/internal/wire/openai"
 )
 
 // Kind is the registry name of this provider.
@@ -149,32 +150,6 @@ func invalid(msg string) error {
 	return &provider.StatusError{Status: 400, Body: []byte(`{"error":{"message":` + strconv.Quote(msg) + `,"type":"invalid_request_error","param":null,"code":null}}`)}
 }
 
-// stringOrParts reads message content: a string or an array of text parts.
-func stringOrParts(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, nil
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return "", errors.New("content must be a string or an array of parts")
-	}
-	out := ""
-	for _, p := range parts {
-		if p.Type != "text" {
-			return "", fmt.Errorf("content part type %q is not supported by local models", p.Type)
-		}
-		out += p.Text
-	}
-	return out, nil
-}
-
 func stops(raw json.RawMessage) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -234,7 +209,7 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 		object = "chat.completion"
 		msgs := make([]chat.Message, 0, len(r.Messages))
 		for i, m := range r.Messages {
-			text, err := stringOrParts(m.Content)
+			text, err := wire.TextContent(m.Content)
 			if err != nil {
 				return nil, invalid(fmt.Sprintf("messages[%d].content: %v", i, err))
 			}

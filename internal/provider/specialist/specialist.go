@@ -22,6 +22,7 @@ import (
 	"switchyard/internal/metering/tokenize"
 	"switchyard/internal/provider"
 	spec "switchyard/internal/specialist"
+	wire "switchyard/internal/wire/openai"
 )
 
 // Kind is the registry name of this provider.
@@ -272,7 +273,7 @@ func (c *Client) inputs(op provider.Op, r *request) ([]string, error) {
 			if m.Role != "user" {
 				continue
 			}
-			text, err := content(m.Content)
+			text, err := wire.TextContent(m.Content)
 			if err != nil {
 				return nil, invalid("messages["+strconv.Itoa(i)+"].content", "Invalid 'messages["+strconv.Itoa(i)+"].content': "+err.Error()+".")
 			}
@@ -298,32 +299,6 @@ func (c *Client) inputs(op provider.Op, r *request) ([]string, error) {
 		return nil, invalid("input", "Invalid 'input': at most "+strconv.Itoa(MaxInputs)+" texts per request.")
 	}
 	return texts, nil
-}
-
-// content reads message content: a string or an array of text parts.
-func content(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, nil
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		return "", errors.New("expected a string or an array of text parts")
-	}
-	out := ""
-	for _, p := range parts {
-		if p.Type != "text" {
-			return "", fmt.Errorf("content part type %q is not supported by specialist models", p.Type)
-		}
-		out += p.Text
-	}
-	return out, nil
 }
 
 // invalid is a 400 in OpenAI's error shape.

@@ -17,54 +17,17 @@ import (
 	spec "switchyard/internal/specialist"
 )
 
-// tinyCSV is 3 labels × 15 examples, English and Chinese.
-const tinyCSV = `text,label
-I want my money back,refund
-please refund my order,refund
-refund the payment for this item,refund
-can I get a refund,refund
-the product broke and I want a refund,refund
-return this and give me my money back,refund
-how do I get reimbursed for my purchase,refund
-charge me back for the damaged item,refund
-我要退款,refund
-请给我退款,refund
-这个商品我要退货退款,refund
-钱什么时候退回来,refund
-申请退款,refund
-退款到我的账户,refund
-质量太差我要退钱,refund
-where is my package,shipping
-when will my order arrive,shipping
-track my shipment,shipping
-my parcel has not been delivered,shipping
-how long does delivery take,shipping
-the courier is late,shipping
-shipping status of my order,shipping
-has my order shipped yet,shipping
-我的快递到哪了,shipping
-什么时候发货,shipping
-物流信息查询,shipping
-包裹还没送到,shipping
-快递几天能到,shipping
-查一下我的物流,shipping
-订单发货了吗,shipping
-hello there,greeting
-hi,greeting
-good morning,greeting
-hey how are you,greeting
-good evening,greeting
-hello nice to meet you,greeting
-hi there friend,greeting
-greetings,greeting
-你好,greeting
-早上好,greeting
-晚上好,greeting
-您好呀,greeting
-嗨你好,greeting
-大家好,greeting
-下午好,greeting
-`
+// tinyCSV is 3 labels × 15 examples, English and Chinese (shared with the
+// specialist package's tests).
+var tinyCSV = mustRead("../../specialist/testdata/intents.csv")
+
+func mustRead(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 // trainInto trains the tiny specialist into dataDir as name's next version
 // and promotes it.
