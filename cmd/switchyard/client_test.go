@@ -303,3 +303,66 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Errorf("verify after an edit: %d %s", code, out.String())
 	}
 }
+
+func TestDatasetFromLogsCommand(t *testing.T) {
+	t.Setenv("SWITCHYARD_ADMIN_KEY", testAdminKey)
+	up, err := fakeai.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sy.yaml")
+	os.WriteFile(cfg, []byte("models:\n  - name: chat\n    deployments:\n      - provider: openai\n        base_url: "+up.URL+"\n"), 0o600)
+	addr := freeAddr(t)
+	data := filepath.Join(dir, "data")
+	stop := serve(t, addr, "--data-dir", data, "--config", cfg)
+	var org, proj, key struct{ ID, Key string }
+	for _, step := range []func() ([]string, any){
+		func() ([]string, any) { return []string{"orgs", "create", "fl"}, &org },
+		func() ([]string, any) { return []string{"projects", "create", org.ID, "kept"}, &proj },
+		func() ([]string, any) { return []string{"keys", "create", proj.ID}, &key },
+	} {
+		args, out := step()
+		code, text := cli(t, addr, append(args, "--json")...)
+		if code != 0 || json.Unmarshal([]byte(text), out) != nil {
+			t.Fatalf("%v: %d %s", args, code, text)
+		}
+	}
+	req, _ := http.NewRequest("PATCH", "http://"+addr+"/api/projects/"+proj.ID, strings.NewReader(`{"keep_bodies":true}`))
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	http.DefaultClient.Do(req)
+	for i, q := range []string{"first question", "second question"} {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions",
+			strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"`+q+`"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key.Key)
+		req.Header.Set("X-Request-Id", fmt.Sprintf("dfl-%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("chat: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	req, _ = http.NewRequest("POST", "http://"+addr+"/v1/feedback", strings.NewReader(`{"request_id":"dfl-1","score":1,"correction":"A better answer."}`))
+	req.Header.Set("Authorization", "Bearer "+key.Key)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("feedback: %v %v", resp, err)
+	}
+	if code, out := stop(); code != 0 {
+		t.Fatalf("serve: %d %s", code, out)
+	}
+	var out bytes.Buffer
+	for _, args := range [][]string{
+		{"dataset", "create", "kept", "--project", proj.ID, "--data-dir", data},
+		{"dataset", "from-logs", "kept", "--data-dir", data},
+		{"dataset", "export", "kept", "--format", "openai-chat", "--data-dir", data},
+	} {
+		out.Reset()
+		if code := run(context.Background(), args, &out, &out); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "first question") || !strings.Contains(out.String(), "A better answer.") {
+		t.Errorf("export:\n%s", out.String())
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"switchyard/internal/config"
 	"switchyard/internal/dataset"
 	"switchyard/internal/db"
+	"switchyard/internal/reqlog"
 	spec "switchyard/internal/specialist"
 )
 
@@ -35,6 +36,8 @@ immutable version with a content hash.
   list      every dataset with its latest version
   show      NAME [--version V]: versions, hashes, row counts and the version's report
   diff      A B: what changed between two versions (version ids or NAME@N)
+  from-logs NAME [--feedback negative] [--tag T] [--model M] [--text Q] [--only-corrected]
+            add the project's kept conversations (corrections replace answers)
 
 Run 'switchyard dataset VERB --help' for a verb's flags.`
 
@@ -48,11 +51,15 @@ var datasetVerbs = map[string][2]string{
 	"list":     {"dataset list [--project ID]", "List datasets with their latest version."},
 	"show":     {"dataset show NAME [--version V]", "Show a dataset's versions and one version's report (default the latest)."},
 	"diff":     {"dataset diff A B", "Show what changed from version A to version B (version ids or NAME@N)."},
+	"from-logs": {"dataset from-logs NAME [--feedback any|positive|negative|none] [--tag T] [--model M] [--text Q] [--from DATE] [--to DATE] [--limit N] [--only-corrected]",
+		"Add the conversations the dataset's project kept in its request logs as chat\nrows: the messages sent, then the answer, or the correction from feedback\nwhen a person gave one. Makes a new version."},
 }
 
 type datasetFlags struct {
 	dataDir, database, project, format, version, out, lang string
 	annotator, label, correct, prefer, textCol, labelCol   string
+	feedback, tag, model, text, from, to                   string
+	onlyCorrected                                          bool
 	skipBad, scrubPII, accept, reject, agreement, apply    bool
 	nearDup                                                float64
 	minChars, maxChars, row, limit                         int
@@ -112,11 +119,20 @@ func cmdDataset(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.StringVar(&f.out, "o", "", "output file (default stdout)")
 	case "show":
 		fs.StringVar(&f.version, "version", "", "version number or id (default the latest)")
+	case "from-logs":
+		fs.StringVar(&f.feedback, "feedback", "", "only logs with this feedback: any, positive, negative, none")
+		fs.StringVar(&f.tag, "tag", "", "only logs with this x-switchyard-tags tag")
+		fs.StringVar(&f.model, "model", "", "only logs of this model")
+		fs.StringVar(&f.text, "text", "", "only logs containing this text")
+		fs.StringVar(&f.from, "from", "", "only logs from this date (2026-11-01) or time on")
+		fs.StringVar(&f.to, "to", "", "only logs before this date or time")
+		fs.IntVar(&f.limit, "limit", 1000, "at most this many conversations (newest first)")
+		fs.BoolVar(&f.onlyCorrected, "only-corrected", false, "only conversations whose answer a person corrected")
 	}
 	if err := parse(fs, interleave(fs, args[1:])); err != nil {
 		return err
 	}
-	want := map[string]int{"create": 1, "import": 2, "curate": 1, "annotate": 1, "export": 1, "list": 0, "show": 1, "diff": 2}[verb]
+	want := map[string]int{"create": 1, "import": 2, "curate": 1, "annotate": 1, "export": 1, "list": 0, "show": 1, "diff": 2, "from-logs": 1}[verb]
 	if fs.NArg() != want {
 		fs.Usage()
 		return errUsage
@@ -153,8 +169,49 @@ func cmdDataset(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return datasetShow(ctx, st, a[0], f.version, stdout)
 	case "diff":
 		return datasetDiff(ctx, st, a[0], a[1], stdout)
+	case "from-logs":
+		return datasetFromLogs(ctx, d, st, a[0], &f, stdout)
 	}
 	return errUsage
+}
+
+func datasetFromLogs(ctx context.Context, d *db.DB, st *dataset.Store, name string, f *datasetFlags, stdout io.Writer) error {
+	ds, err := st.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if ds.ProjectID == "" {
+		return fmt.Errorf("dataset %s belongs to no project, so it has no request logs (create it with --project)", name)
+	}
+	q := reqlog.Query{ProjectID: ds.ProjectID, Feedback: f.feedback, Tag: f.tag, Model: f.model, Text: f.text, Limit: f.limit}
+	for _, p := range []struct {
+		v   string
+		dst *time.Time
+	}{{f.from, &q.From}, {f.to, &q.To}} {
+		if p.v == "" {
+			continue
+		}
+		t, err := time.Parse("2006-01-02", p.v)
+		if err != nil {
+			if t, err = time.Parse(time.RFC3339, p.v); err != nil {
+				return fmt.Errorf("--from/--to: want 2006-01-02 or an RFC 3339 time, got %q", p.v)
+			}
+		}
+		*p.dst = t
+	}
+	rows, corrected, err := reqlog.DatasetRows(ctx, d, q, f.onlyCorrected)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return errors.New("the query selects no kept conversations (does the project keep bodies?)")
+	}
+	v, err := st.AddRows(ctx, ds.ID, rows, "from-logs")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s v%d: %d conversations from the request logs (%d with a correction), %d rows in all\n", ds.Name, v.N, len(rows), corrected, v.RowCount)
+	return nil
 }
 
 // resolve finds NAME's version v (a number, NAME@N, or an id), or its latest.

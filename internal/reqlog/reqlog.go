@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/dataset"
 	"switchyard/internal/db"
 	"switchyard/internal/metering/ledger"
 )
@@ -459,4 +460,34 @@ func answerText(resp json.RawMessage) string {
 		return r.Choices[0].Message.Content
 	}
 	return r.Choices[0].Text
+}
+
+// DatasetRows turns the conversations q selects into chat rows for a
+// dataset: the messages sent, then the answer — or the latest correction
+// from feedback, when a person gave one. With onlyCorrected, conversations
+// nobody corrected are left out. It also returns how many rows carry a
+// correction.
+func DatasetRows(ctx context.Context, d *db.DB, q Query, onlyCorrected bool) ([]dataset.Row, int, error) {
+	convs, err := Conversations(ctx, d, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	var rows []dataset.Row
+	corrected := 0
+	for _, c := range convs {
+		answer := c.Answer
+		if c.Correction != "" {
+			answer = c.Correction
+			corrected++
+		} else if onlyCorrected {
+			continue
+		}
+		row := dataset.Row{Origin: dataset.Origin{Source: "log", RequestID: c.RequestID}}
+		for _, m := range c.Messages {
+			row.Messages = append(row.Messages, dataset.Message{Role: m.Role, Content: m.Content})
+		}
+		row.Messages = append(row.Messages, dataset.Message{Role: "assistant", Content: answer})
+		rows = append(rows, row)
+	}
+	return rows, corrected, nil
 }

@@ -203,27 +203,10 @@ func (s *Server) datasetFromLogs(w http.ResponseWriter, r *http.Request, k *tena
 		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
 		return
 	}
-	convs, err := reqlog.Conversations(r.Context(), s.db, q)
+	rows, corrected, err := reqlog.DatasetRows(r.Context(), s.db, q, in.OnlyCorrected)
 	if err != nil {
 		datasetError(w, err)
 		return
-	}
-	var rows []dataset.Row
-	corrected := 0
-	for _, c := range convs {
-		answer := c.Answer
-		if c.Correction != "" {
-			answer = c.Correction
-			corrected++
-		} else if in.OnlyCorrected {
-			continue
-		}
-		row := dataset.Row{Origin: dataset.Origin{Source: "log", RequestID: c.RequestID}}
-		for _, m := range c.Messages {
-			row.Messages = append(row.Messages, dataset.Message{Role: m.Role, Content: m.Content})
-		}
-		row.Messages = append(row.Messages, dataset.Message{Role: "assistant", Content: answer})
-		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
 		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "no_rows", "", "The query selects no kept conversations.")
