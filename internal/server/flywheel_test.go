@@ -23,7 +23,7 @@ func TestFlywheelEndToEnd(t *testing.T) {
 	up.SetDefault(fakeai.Behavior{Content: "Your parcel ships in 3 days."})
 	questions := []string{
 		"Where is my parcel?",
-		"Where is my parcel?", // an exact duplicate
+		"Where is my parcel?",  // an exact duplicate
 		"Where is my parcel ?", // normalises to the same text
 		"How do I get a refund for a broken kettle?",
 		"Can I change my delivery address to 5 Main Street? Call me on 13812345678.",
