@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"switchyard/internal/console"
 	"switchyard/internal/gateway"
 	"switchyard/internal/provider"
 	"switchyard/internal/tenancy"
@@ -40,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 		w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", console.New(console.Options{Tenants: s.keys, DB: s.db, Ledger: s.ledger, Router: s.router, Audit: s.audit, Config: s.Config, Gateway: s.gw, Log: s.log}))
 	return s.withRequestID(mux)
 }
 
