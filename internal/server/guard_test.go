@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 
@@ -215,5 +216,28 @@ func TestGuardInjectionSpecialist(t *testing.T) {
 	e.call("POST", "/v1/guard/check", adminKey, map[string]any{"input": "What is the capital of France?"}, &res)
 	if res.Injection.Flagged {
 		t.Errorf("a plain question flagged: %+v", res.Injection)
+	}
+}
+
+// TestGuardBadInput: pathological bodies get a clear answer, fast.
+func TestGuardBadInput(t *testing.T) {
+	up := upstream(t)
+	e := start(t, guardPolicies+oneModel("chat", up.URL, ""))
+	_, projectID, k := e.tenant("bad", nil, nil, nil)
+	e.call("PATCH", "/api/projects/"+projectID, adminKey, map[string]any{"policy": "strict"}, nil)
+	deep := `{"model":"chat","messages":[{"role":"user","content":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `}]}`
+	if st, _, b := e.post("/v1/chat/completions", k.Key, []byte(deep)); st != 400 {
+		t.Errorf("deeply nested content: %d %s", st, b)
+	}
+	long := strings.Repeat("1381234567 abc ", 70000) // ~1 MB on one line, digits everywhere
+	body, _ := json.Marshal(map[string]any{"model": "chat", "messages": []map[string]string{{"role": "user", "content": long}}})
+	start := time.Now()
+	st, _, b := e.post("/v1/chat/completions", k.Key, body)
+	if st != 200 {
+		t.Errorf("1 MB line: %d %.200s", st, b)
+	}
+	t.Logf("a 1 MB prompt through the strict policy took %v", time.Since(start))
+	if st, _, b := e.post("/v1/chat/completions", k.Key, []byte("{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}")); st != 400 {
+		t.Errorf("invalid UTF-8: %d %s", st, b)
 	}
 }
