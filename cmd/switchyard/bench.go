@@ -82,6 +82,7 @@ Repeat with --reps for steadier figures (the best run is printed).`, stdout)
 	gen := fs.Int("gen", 64, "generated tokens")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
 	reps := fs.Int("reps", 1, "repetitions")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs to `FILE`")
 	dataDir := dataDirFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,7 +102,23 @@ Repeat with --reps for steadier figures (the best run is printed).`, stdout)
 	defer m.Close()
 	info := m.Info()
 	fmt.Fprintf(stdout, "model    %s (%s, %s params, %s, %s)\n", *modelArg, info.Arch, humanCount(info.Params), info.FileType, humanBytes(info.FileSize))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	threadsN := *threads
+	if threadsN <= 0 {
+		threadsN = runtime.GOMAXPROCS(0)
+	}
 	var best engine.BenchResult
+	var cpuPrompt, cpuGen float64 // best tokens per CPU-second × threads
 	for i := range *reps {
 		r, err := engine.Bench(ctx, m, *prompt, *gen)
 		if err != nil {
@@ -110,14 +127,21 @@ Repeat with --reps for steadier figures (the best run is printed).`, stdout)
 		if i == 0 || r.GenTPS+r.PromptTPS > best.GenTPS+best.PromptTPS {
 			best = r
 		}
-	}
-	threadsN := *threads
-	if threadsN <= 0 {
-		threadsN = runtime.GOMAXPROCS(0)
+		if r.PromptCPU > 0 {
+			cpuPrompt = max(cpuPrompt, float64(r.PromptTokens*threadsN)/r.PromptCPU.Seconds())
+		}
+		if r.GenCPU > 0 {
+			cpuGen = max(cpuGen, float64(r.GenTokens*threadsN)/r.GenCPU.Seconds())
+		}
 	}
 	fmt.Fprintf(stdout, "threads  %d\n", threadsN)
 	fmt.Fprintf(stdout, "prompt   %d tokens  %8.1f tok/s\n", best.PromptTokens, best.PromptTPS)
 	fmt.Fprintf(stdout, "gen      %d tokens  %8.1f tok/s\n", best.GenTokens, best.GenTPS)
+	if cpuPrompt > 0 {
+		// Tokens per CPU-second times threads: the speed the run would have
+		// had on idle cores, steadier than wall time on a shared machine.
+		fmt.Fprintf(stdout, "cpu-norm prompt %.1f tok/s, gen %.1f tok/s (tokens per CPU-second × threads)\n", cpuPrompt, cpuGen)
+	}
 	fmt.Fprintf(stdout, "ttft     %s\n", best.TTFT.Round(10*time.Microsecond))
 	fmt.Fprintf(stdout, "kv       %s\n", humanBytes(best.KVBytes))
 	if peak := peakRSS(); peak > 0 {

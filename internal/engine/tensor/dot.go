@@ -16,6 +16,12 @@ import (
 // 16-element group of xq (only the K types use it).
 type qDotFunc func(w []byte, xq []int8, xd []float32, bs []int16) float32
 
+// qDot4Func multiplies one quantised weight row with four quantised
+// activation rows at once: token c's quants start at xq[c*cols], its scales
+// at xd[c*cols/QK], and its result goes to dst[c*ds]. Each result equals the
+// matching qDotFunc's exactly.
+type qDot4Func func(w []byte, xq []int8, xd []float32, cols int, dst []float32, ds int)
+
 // fDotFunc multiplies one float weight row (F32, F16 or BF16 bytes) with x.
 type fDotFunc func(w []byte, x []float32) float32
 
@@ -25,6 +31,7 @@ type kernels struct {
 	name                      string
 	q8_0, q4_0, q4K, q5K, q6K qDotFunc
 	q4_1, q5_0, q5_1          qDotFunc
+	q8_0x4, q4_0x4            qDot4Func // nil where a set has none
 	f32, f16, bf16            fDotFunc
 	dot                       func(a, b []float32) float32
 	quantQ8, quantQ8K         func(x []float32, qs []int8, d []float32, bs []int16)
@@ -77,6 +84,17 @@ func (ks *kernels) rowFuncs(t Type) (qDotFunc, fDotFunc) {
 		return ks.q6K, nil
 	}
 	return nil, nil
+}
+
+// rowFuncs4 returns the four-token kernel of ks for t, or nil.
+func (ks *kernels) rowFuncs4(t Type) qDot4Func {
+	switch t {
+	case Q8_0:
+		return ks.q8_0x4
+	case Q4_0:
+		return ks.q4_0x4
+	}
+	return nil
 }
 
 // quantActQ8Go quantises x to 32-element blocks: qs = round(x/d), d =

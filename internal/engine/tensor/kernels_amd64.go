@@ -37,6 +37,8 @@ func init() {
 	k.name = "avx2"
 	k.q8_0 = q8Wrap(dotQ8_0AVX2)
 	k.q4_0 = q4Wrap(dotQ4_0AVX2)
+	k.q8_0x4 = x4Wrap(dotQ8_0x4AVX2, 34)
+	k.q4_0x4 = x4Wrap(dotQ4_0x4AVX2, 18)
 	k.q4K = kWrap(dotQ4KAVX2, 144)
 	k.q5K = kWrap(dotQ5KAVX2, 176)
 	k.q6K = kWrap(dotQ6KAVX2, 210)
@@ -151,5 +153,29 @@ func kWrap(f superDot, bpb int) qDotFunc {
 		}
 		_, _, _ = w[nb*bpb-1], xq[nb*QKK-1], bs[nb*16-1]
 		return f(&w[0], &xq[0], &xd[0], &bs[0], nb)
+	}
+}
+
+// Four-token kernels (kernels_x4_amd64.s).
+
+//go:noescape
+func dotQ8_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+
+//go:noescape
+func dotQ4_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+
+type blockDot4 func(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+
+// x4Wrap adapts a four-token assembly kernel for a 32-element block type of
+// bpb bytes per block to a qDot4Func.
+func x4Wrap(f blockDot4, bpb int) qDot4Func {
+	return func(w []byte, xq []int8, xd []float32, cols int, dst []float32, ds int) {
+		nb := cols / QK
+		if nb == 0 {
+			dst[0], dst[ds], dst[2*ds], dst[3*ds] = 0, 0, 0, 0
+			return
+		}
+		_, _, _, _ = w[nb*bpb-1], xq[3*cols+nb*QK-1], xd[4*nb-1], dst[3*ds]
+		f(&w[0], &xq[0], &xd[0], nb, cols, 4*nb, &dst[0], 4*ds)
 	}
 }

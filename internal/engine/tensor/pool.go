@@ -278,18 +278,39 @@ func (a *act) quantize(t Type, i int, x []float32) {
 	}
 }
 
-// doRows computes weight rows [lo, hi) against every activation row.
+// doRows computes weight rows [lo, hi) against every activation row. With
+// a four-token kernel it walks the rows in cache-sized bands and, within a
+// band, four tokens at a time, so each weight block is decoded once per four
+// tokens and the band stays in cache for the whole batch.
 func (j *job) doRows(lo, hi int) {
 	qdot, fdot := kern.rowFuncs(j.t)
+	qdot4 := kern.rowFuncs4(j.t)
 	rb, rows, cols := j.rowBytes, j.rows, j.cols
-	for r := lo; r < hi; r++ {
-		w := j.w[r*rb : (r+1)*rb]
-		for i := 0; i < j.n; i++ {
-			if qdot != nil {
-				qs, d, bs := j.act.row(i, cols)
-				j.dst[i*rows+r] = qdot(w, qs, d, bs)
-			} else {
-				j.dst[i*rows+r] = fdot(w, j.x[i*cols:(i+1)*cols])
+	band := hi - lo
+	if qdot4 != nil && j.n >= 4 {
+		band = min(max(1, (16<<10)/rb), 64)
+	}
+	for r0 := lo; r0 < hi; r0 += band {
+		r1 := min(r0+band, hi)
+		i := 0
+		if qdot4 != nil {
+			nb := j.act.nb
+			for ; i+4 <= j.n; i += 4 {
+				xq, xd := j.act.qs[i*cols:(i+4)*cols], j.act.d[i*nb:(i+4)*nb]
+				for r := r0; r < r1; r++ {
+					qdot4(j.w[r*rb:(r+1)*rb], xq, xd, cols, j.dst[i*rows+r:], rows)
+				}
+			}
+		}
+		for r := r0; r < r1; r++ {
+			w := j.w[r*rb : (r+1)*rb]
+			for i := i; i < j.n; i++ {
+				if qdot != nil {
+					qs, d, bs := j.act.row(i, cols)
+					j.dst[i*rows+r] = qdot(w, qs, d, bs)
+				} else {
+					j.dst[i*rows+r] = fdot(w, j.x[i*cols:(i+1)*cols])
+				}
 			}
 		}
 	}

@@ -1,0 +1,173 @@
+//go:build !purego
+
+#include "textflag.h"
+
+DATA  x4mask0F<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA  x4mask0F<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA  x4mask0F<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA  x4mask0F<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL x4mask0F<>(SB), RODATA|NOPTR, $32
+
+DATA  x4bytes8<>+0(SB)/8, $0x0808080808080808
+DATA  x4bytes8<>+8(SB)/8, $0x0808080808080808
+DATA  x4bytes8<>+16(SB)/8, $0x0808080808080808
+DATA  x4bytes8<>+24(SB)/8, $0x0808080808080808
+GLOBL x4bytes8<>(SB), RODATA|NOPTR, $32
+
+// Four-token row kernels for batched products (prompt processing): one
+// weight row times four activation rows. Each weight block is loaded and
+// decoded once for the four tokens. Every token keeps two accumulators,
+// even blocks in one and odd blocks in the other, and adds them at the end
+// exactly as dotQ8_0AVX2/dotQ4_0AVX2 do, so each result is bit-identical to
+// the one-token kernel's.
+//
+// Arguments: w (weight row), xq (token 0's quants; token c's at xq+c·xs),
+// xd (token 0's scales; token c's at xd+c·ds4 bytes), nb blocks, xs (quant
+// stride in bytes), ds4 (scale stride in bytes), out (token 0's result;
+// token c's at out+c·os4 bytes), os4.
+//
+// Registers: Y0-Y3 even-block and Y4-Y7 odd-block accumulators of tokens
+// 0-3, Y8 the block's weight scale, Y9 its signed quants, Y10 their
+// magnitudes, Y11/Y14 scratch, Y15 int16 ones, Y12/Y13 Q4_0 constants.
+// DI+R8·k and DX+R10·k address tokens k = 1, 2; R9 and R11 hold 3·stride.
+
+// TOK multiplies the block's weights with one token's block at xoff (quants)
+// and doff (scale) and adds the scaled sum to acc.
+#define TOK(xoff, doff, acc) \
+	VMOVDQU      xoff, Y11 \
+	VPSIGNB      Y9, Y11, Y11 \
+	VPMADDUBSW   Y11, Y10, Y11 \
+	VPMADDWD     Y15, Y11, Y11 \
+	VCVTDQ2PS    Y11, Y11 \
+	VBROADCASTSS doff, Y14 \
+	VMULPS       Y14, Y8, Y14 \
+	VFMADD231PS  Y11, Y14, acc
+
+#define TOKS(a0, a1, a2, a3) \
+	TOK((DI), (DX), a0) \
+	TOK((DI)(R8*1), (DX)(R10*1), a1) \
+	TOK((DI)(R8*2), (DX)(R10*2), a2) \
+	TOK((DI)(R9*1), (DX)(R11*1), a3)
+
+// SCALE sets Y8 to the f16 weight scale at off(SI) in every lane.
+#define SCALE(off) \
+	VPBROADCASTW off(SI), X8 \
+	VCVTPH2PS    X8, Y8
+
+#define Q8W \
+	SCALE(0) \
+	VMOVDQU 2(SI), Y9 \
+	VPSIGNB Y9, Y9, Y10
+
+#define Q4W \
+	SCALE(0) \
+	VMOVDQU     2(SI), X9 \
+	VPSRLW      $4, X9, X11 \
+	VINSERTI128 $1, X11, Y9, Y9 \
+	VPAND       Y13, Y9, Y9 \
+	VPSUBB      Y12, Y9, Y9 \
+	VPSIGNB     Y9, Y9, Y10
+
+#define SETUP \
+	MOVQ   w+0(FP), SI \
+	MOVQ   xq+8(FP), DI \
+	MOVQ   xd+16(FP), DX \
+	MOVQ   nb+24(FP), CX \
+	MOVQ   xs+32(FP), R8 \
+	LEAQ   (R8)(R8*2), R9 \
+	MOVQ   ds4+40(FP), R10 \
+	LEAQ   (R10)(R10*2), R11 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7 \
+	VPCMPEQW Y15, Y15, Y15 \
+	VPSRLW   $15, Y15, Y15
+
+// STORE1 adds accumulators a and b, sums the lanes and stores the result at
+// off(AX) (the same order of additions as the one-token kernels).
+#define STORE1(a, b, xa) \
+	VADDPS       b, a, a \
+	VEXTRACTF128 $1, a, X11 \
+	VADDPS       X11, xa, xa \
+	VHADDPS      xa, xa, xa \
+	VHADDPS      xa, xa, xa \
+	MOVSS        xa, (AX)
+
+#define STORE \
+	MOVQ out+48(FP), AX \
+	MOVQ os4+56(FP), BX \
+	STORE1(Y0, Y4, X0) \
+	ADDQ BX, AX \
+	STORE1(Y1, Y5, X1) \
+	ADDQ BX, AX \
+	STORE1(Y2, Y6, X2) \
+	ADDQ BX, AX \
+	STORE1(Y3, Y7, X3) \
+	VZEROUPPER
+
+// func dotQ8_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-64
+	SETUP
+
+q8x4pair:
+	CMPQ CX, $2
+	JLT  q8x4tail
+	Q8W
+	TOKS(Y0, Y1, Y2, Y3)
+	ADDQ $34, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	Q8W
+	TOKS(Y4, Y5, Y6, Y7)
+	ADDQ $34, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	SUBQ $2, CX
+	JMP  q8x4pair
+
+q8x4tail:
+	TESTQ CX, CX
+	JZ    q8x4done
+	Q8W
+	TOKS(Y0, Y1, Y2, Y3)
+
+q8x4done:
+	STORE
+	RET
+
+// func dotQ4_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-64
+	SETUP
+	VMOVDQU x4mask0F<>(SB), Y13
+	VMOVDQU x4bytes8<>(SB), Y12
+
+q4x4pair:
+	CMPQ CX, $2
+	JLT  q4x4tail
+	Q4W
+	TOKS(Y0, Y1, Y2, Y3)
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	Q4W
+	TOKS(Y4, Y5, Y6, Y7)
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	SUBQ $2, CX
+	JMP  q4x4pair
+
+q4x4tail:
+	TESTQ CX, CX
+	JZ    q4x4done
+	Q4W
+	TOKS(Y0, Y1, Y2, Y3)
+
+q4x4done:
+	STORE
+	RET
