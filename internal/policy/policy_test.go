@@ -45,3 +45,18 @@ func TestResolveAndActions(t *testing.T) {
 		t.Error("Empty is wrong")
 	}
 }
+
+func FuzzResolve(f *testing.F) {
+	for _, s := range []string{``, `"strict"`, `{"input":{"pii":{"PHONE":"redact"}}}`, `{"output":{"injection":"block"}}`, `[1]`, `{"input":`} {
+		f.Add([]byte(s))
+	}
+	named := map[string]Policy{"strict": Detect}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := Resolve(raw, named, Detect)
+		if err == nil {
+			if verr := p.Validate(); verr != nil {
+				t.Fatalf("%s resolved to an invalid policy: %v", raw, verr)
+			}
+		}
+	})
+}

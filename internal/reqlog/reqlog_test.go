@@ -61,3 +61,15 @@ func TestExpireAndDelete(t *testing.T) {
 		}
 	})
 }
+
+func FuzzParseScore(f *testing.F) {
+	for _, s := range []string{`"up"`, `5`, `-0.5`, `true`, `"meh"`, `{}`, `1e309`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v, _, err := ParseScore(raw)
+		if err == nil && (v < -1 || v > 1 || v != v) {
+			t.Fatalf("%s → %v, outside -1..1", raw, v)
+		}
+	})
+}
