@@ -103,6 +103,18 @@ func New(o Options) *Console {
 	m.HandleFunc("POST /console/specialists/{name}/promote", c.page(c.promote))
 	m.HandleFunc("GET /console/policies", c.page(c.policiesPage))
 	m.HandleFunc("GET /console/audit", c.page(c.auditPage))
+	m.HandleFunc("GET /console/logs", c.page(c.logsPage))
+	m.HandleFunc("GET /console/logs/{id}", c.page(c.logPage))
+	m.HandleFunc("POST /console/logs/{id}/feedback", c.page(c.addFeedback))
+	m.HandleFunc("GET /console/datasets", c.page(c.datasetsPage))
+	m.HandleFunc("POST /console/datasets", c.page(c.createDataset))
+	m.HandleFunc("GET /console/datasets/{ds}", c.page(c.datasetPage))
+	m.HandleFunc("POST /console/datasets/{ds}/from-logs", c.page(c.datasetFromLogs))
+	m.HandleFunc("POST /console/datasets/{ds}/versions/{v}/curate", c.page(c.curate))
+	m.HandleFunc("POST /console/datasets/{ds}/versions/{v}/apply", c.page(c.applyAnnotations))
+	m.HandleFunc("GET /console/datasets/{ds}/versions/{v}/export", c.page(c.exportDataset))
+	m.HandleFunc("GET /console/datasets/{ds}/versions/{v}/annotate", c.page(c.annotatePage))
+	m.HandleFunc("POST /console/datasets/{ds}/versions/{v}/annotate", c.page(c.annotate))
 	m.HandleFunc("/", c.notFound)
 	c.mux = m
 	return c
@@ -217,8 +229,7 @@ func (c *Console) navFor(s *session) []navItem {
 	admin := s != nil && s.key.IsAdmin()
 	items = append(items, navItem{"specialists", "/console/specialists", !admin}, navItem{"policies", "/console/policies", false},
 		navItem{"audit", "/console/audit", !admin},
-		// Request logs, feedback and datasets arrive with the flywheel.
-		navItem{"logs", "/console/logs", true}, navItem{"datasets", "/console/datasets", true})
+		navItem{"logs", "/console/logs", false}, navItem{"datasets", "/console/datasets", false})
 	return items
 }
 

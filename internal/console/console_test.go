@@ -107,7 +107,7 @@ func TestPagesInBothLanguages(t *testing.T) {
 	b.signInAdmin()
 	pages := []string{"/", "/?range=7d", "/?range=30d", "/console/orgs", "/console/orgs/" + ten.OrgID, "/console/projects/" + ten.ProjectID,
 		"/console/models", "/console/playground", "/console/usage", "/console/specialists", "/console/policies", "/console/audit",
-		"/console/orgs/" + ten.OrgID + "/invoices/2026-11", "/console/account"}
+		"/console/orgs/" + ten.OrgID + "/invoices/2026-11", "/console/account", "/console/logs", "/console/datasets"}
 	tests := []struct {
 		acceptLanguage, want, lang string
 	}{
