@@ -104,10 +104,7 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request, k *tenancy
 }
 
 func (s *Server) createDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	var in struct {
-		Name      string `json:"name"`
-		ProjectID string `json:"project_id"`
-	}
+	var in datasetInput
 	if !s.decode(w, r, &in) {
 		return
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/audit"
+	"switchyard/internal/dataset"
+	"switchyard/internal/reqlog"
 	"switchyard/internal/tenancy"
 )
 
@@ -54,6 +57,35 @@ var apiOps = []apiOp{
 	{method: "get", path: "/api/orgs/{org}/invoices/{month}", summary: "A month's invoice (month as 2026-11); format=html for a printable page", out: Invoice{},
 		query: []string{"format"}},
 	{method: "get", path: "/api/deployments", summary: "Deployments' health, breaker state, in-flight count and latency (platform admin)"},
+	{method: "get", path: "/api/audit", summary: "The audit log in chain order (platform admin)", out: audit.Entry{}, list: true,
+		query: []string{"actor", "action", "target", "after", "limit"}},
+	{method: "get", path: "/api/audit/verify", summary: "Check the audit log's hash chain; names the first bad entry (platform admin)"},
+	{method: "get", path: "/api/logs", summary: "Search kept request logs", out: reqlog.Summary{}, list: true,
+		query: []string{"project", "key", "model", "user", "tag", "q", "status", "feedback", "from", "to", "limit"}},
+	{method: "get", path: "/api/logs/{id}", summary: "One kept request with its bodies and feedback", out: reqlog.Entry{}},
+	{method: "delete", path: "/api/projects/{project}/data", summary: "Erase a project's kept logs and feedback, or one end user's (?user=)", query: []string{"user"}},
+	{method: "get", path: "/api/datasets", summary: "List datasets", out: dataset.Dataset{}, list: true, query: []string{"project"}},
+	{method: "post", path: "/api/datasets", summary: "Create a dataset in a project", in: datasetInput{}, out: dataset.Dataset{}},
+	{method: "get", path: "/api/datasets/{ds}", summary: "A dataset and its versions"},
+	{method: "post", path: "/api/datasets/{ds}/import", summary: "Import the body as a new version", query: []string{"format", "skip_bad", "text_column", "label_column"}},
+	{method: "post", path: "/api/datasets/{ds}/from-logs", summary: "Add the project's kept conversations as chat rows (corrections replace answers)"},
+	{method: "post", path: "/api/datasets/{ds}/versions/{v}/curate", summary: "Curate a version into a new one", in: dataset.CurateOptions{}},
+	{method: "get", path: "/api/datasets/{ds}/versions/{v}/queue", summary: "An annotator's queue", out: dataset.QueueItem{}, list: true, query: []string{"annotator", "limit"}},
+	{method: "post", path: "/api/datasets/{ds}/versions/{v}/annotations", summary: "Annotate a row", in: dataset.Annotation{}},
+	{method: "get", path: "/api/datasets/{ds}/versions/{v}/agreement", summary: "Inter-annotator agreement (Cohen's or Fleiss' kappa)", out: dataset.AgreementReport{}},
+	{method: "post", path: "/api/datasets/{ds}/versions/{v}/apply", summary: "Make a new version of the reviewed rows", out: dataset.Version{}},
+	{method: "get", path: "/api/datasets/{ds}/versions/{v}/export", summary: "Export a version", query: []string{"format"}},
+	{method: "get", path: "/api/specialists", summary: "Specialists with their versions (platform admin)"},
+	{method: "get", path: "/api/specialists/{name}", summary: "One specialist (platform admin)"},
+	{method: "post", path: "/api/specialists/{name}/train", summary: "Start a training job (202 with its id; platform admin)"},
+	{method: "get", path: "/api/specialists/jobs/{id}", summary: "A training job's state, progress and metrics (platform admin)"},
+	{method: "post", path: "/api/specialists/{name}/promote", summary: "Promote a version (platform admin)"},
+	{method: "post", path: "/api/specialists/{name}/rollback", summary: "Promote the previous version (platform admin)"},
+}
+
+type datasetInput struct {
+	Name      string `json:"name"`
+	ProjectID string `json:"project_id"`
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
@@ -124,7 +156,10 @@ func obj(props map[string]any) map[string]any {
 	return map[string]any{"type": "object", "properties": props}
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
 
 // ref adds v's type to schemas and returns a reference to it.
 func ref(schemas map[string]any, v any) map[string]any {
@@ -141,6 +176,12 @@ func schemaOf(schemas map[string]any, t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawJSONType:
+		return map[string]any{} // any JSON value
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return map[string]any{"type": "string", "contentEncoding": "base64"}
+	case t.Kind() == reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(schemas, t.Elem())}
 	case t.Kind() == reflect.Pointer:
 		return schemaOf(schemas, t.Elem())
 	case t.Kind() == reflect.String:
