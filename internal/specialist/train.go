@@ -43,12 +43,23 @@ type Config struct {
 	// by EmbeddingWeight (default 1) after L2 normalisation.
 	Embedder        Embedder `json:"-"`
 	EmbeddingWeight float32  `json:"embedding_weight,omitempty"`
-	// MaxWeights caps features×labels so the model file stays small
-	// (default 16 Mi weights ≈ 16 MiB); the most frequent features are kept.
+	// MaxWeights caps features×(labels+10), which is about the model
+	// file's size in bytes (each kept feature costs one int8 weight per
+	// label plus 10 bytes for its key, IDF and scale), so the file stays
+	// small (default 16 Mi ≈ 16 MiB); the most frequent features are kept.
 	MaxWeights int `json:"max_weights,omitempty"`
 	// Balanced weights each row's cost by n/(labels·n_label), so rare and
 	// frequent labels count alike (for a uniform prior at prediction time).
 	Balanced bool `json:"balanced,omitempty"`
+	// LogRegMix is the grid of weights β, searched on validation, with
+	// which a multinomial logistic regression on the same features is added
+	// to the chosen SVM (scores = svm + β·logreg: a product of the two
+	// experts once calibrated); 0 keeps the SVM alone, which also wins ties.
+	// Default {0, 0.3, 1, 3}; {0} turns it off. LogRegLambda is its L2
+	// penalty (default 1e-4) and LogRegEpochs its passes (default 10).
+	LogRegMix    []float32 `json:"logreg_mix,omitempty"`
+	LogRegLambda float64   `json:"logreg_lambda,omitempty"`
+	LogRegEpochs int       `json:"logreg_epochs,omitempty"`
 	// Workers bounds parallelism (default GOMAXPROCS). Results do not
 	// depend on it.
 	Workers int `json:"-"`
@@ -76,12 +87,14 @@ type Params struct {
 	Seed            uint64        `json:"seed"`
 	Refit           bool          `json:"refit"`
 	Balanced        bool          `json:"balanced,omitempty"`
+	LogRegMix       float32       `json:"logreg_mix,omitempty"`
 }
 
 // Candidate is one grid point and its validation accuracy.
 type Candidate struct {
 	CharWeight float32 `json:"char_weight"`
 	C          float64 `json:"c"`
+	LogRegMix  float32 `json:"logreg_mix,omitempty"`
 	Accuracy   float64 `json:"val_accuracy"`
 }
 
@@ -130,6 +143,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Tol <= 0 {
 		c.Tol = 0.1
+	}
+	if len(c.LogRegMix) == 0 {
+		c.LogRegMix = []float32{0, 0.3, 1, 3}
+	}
+	if c.LogRegLambda <= 0 {
+		c.LogRegLambda = 1e-4
+	}
+	if c.LogRegEpochs <= 0 {
+		c.LogRegEpochs = 10
 	}
 	return c
 }
@@ -217,7 +239,7 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 	yTrain := labelIndices(train, labelIdx)
 	yVal := labelIndices(val, labelIdx)
 
-	maxFeat := cfg.MaxWeights / len(labels)
+	maxFeat := cfg.MaxWeights / (len(labels) + featureOverhead)
 	var weight []float32
 	if cfg.Balanced {
 		weight = balancedWeights(yTrain, len(labels))
@@ -227,9 +249,11 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 
 	// Grid search on validation.
 	type fitted struct {
-		m      *Model
-		scores [][]float32
-		acc    float64
+		m         *Model
+		scores    [][]float32
+		acc       float64
+		w         [][]float32
+		xtr, xval *csr
 	}
 	var best *fitted
 	var bestCand Candidate
@@ -258,12 +282,34 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 			acc := accuracyOf(sc, yVal)
 			cands = append(cands, Candidate{CharWeight: cw, C: c, Accuracy: acc})
 			if best == nil || acc > best.acc {
-				best = &fitted{m: m, scores: sc, acc: acc}
+				best = &fitted{m: m, scores: sc, acc: acc, w: w, xtr: xtr, xval: xval}
 				bestCand = cands[len(cands)-1]
 			}
 		}
 	}
 	mark("search")
+	var mix float32
+	if slices.ContainsFunc(cfg.LogRegMix, func(b float32) bool { return b > 0 }) {
+		lr, err := trainSoftmax(ctx, best.xtr, yTrain, len(labels), softmaxParams{Lambda: cfg.LogRegLambda, Epochs: cfg.LogRegEpochs, Seed: cfg.Seed})
+		if err != nil {
+			return nil, nil, err
+		}
+		base := *best
+		for _, b := range cfg.LogRegMix {
+			if b <= 0 {
+				continue
+			}
+			m := buildModel(labels, best.m.feat, voc, idf, nfeat, embDim, cfg.EmbeddingWeight, mixWeights(base.w, lr, b))
+			sc := m.scoreMatrix(base.xval)
+			acc := accuracyOf(sc, yVal)
+			cands = append(cands, Candidate{CharWeight: bestCand.CharWeight, C: bestCand.C, LogRegMix: b, Accuracy: acc})
+			if acc > best.acc {
+				best = &fitted{m: m, scores: sc, acc: acc}
+				mix = b
+			}
+		}
+		mark("logreg")
+	}
 
 	m := best.m
 	m.temperature = fitTemperature(best.scores, yVal)
@@ -282,6 +328,7 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 		Params: Params{
 			Features: m.feat, C: bestCand.C, Temperature: m.temperature, Threshold: m.threshold,
 			OOSLabel: cfg.OOSLabel, Seed: cfg.Seed, Refit: !cfg.NoRefit, Balanced: cfg.Balanced,
+			LogRegMix: mix,
 		},
 		Candidates: cands,
 		Validation: valReport,
@@ -325,6 +372,13 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 		if err != nil {
 			return nil, nil, err
 		}
+		if mix > 0 {
+			lr, err := trainSoftmax(ctx, x, yAll, len(labels), softmaxParams{Lambda: cfg.LogRegLambda, Epochs: cfg.LogRegEpochs, Seed: cfg.Seed})
+			if err != nil {
+				return nil, nil, err
+			}
+			w = mixWeights(w, lr, mix)
+		}
 		m2 := buildModel(labels, m.feat, voc2, idf2, nfeat2, embDim, cfg.EmbeddingWeight, w)
 		m2.temperature, m2.threshold, m2.oosLabel = m.temperature, m.threshold, m.oosLabel
 		m = m2
@@ -335,6 +389,10 @@ func Train(ctx context.Context, train, val []Example, cfg Config) (*Model, *Resu
 	res.Duration = time.Since(start)
 	return m, res, nil
 }
+
+// featureOverhead is the bytes a kept feature costs in the model file
+// besides its weights: a 4-byte key, a 2-byte IDF and a 4-byte scale.
+const featureOverhead = 10
 
 func balancedWeights(y []int32, nclass int) []float32 {
 	count := make([]int, nclass)

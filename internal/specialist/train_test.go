@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // synthData builds a small intent dataset: each label has its own cue
@@ -63,7 +65,8 @@ func TestTrainPredict(t *testing.T) {
 	if got := strings.Join(stages, ","); got != "features,search,refit" {
 		t.Errorf("stages = %s", got)
 	}
-	if len(res.Candidates) != 3 || res.ValRows == 0 || res.Validation == nil {
+	// Three SVM costs, then three logistic-regression mixes.
+	if len(res.Candidates) != 6 || res.ValRows == 0 || res.Validation == nil {
 		t.Errorf("result = %+v", res)
 	}
 	rep, err := Evaluate(ctx, m, test)
@@ -283,5 +286,39 @@ func TestBalancedWeights(t *testing.T) {
 	rep, _ := Evaluate(ctx, m, synthData(80, 9))
 	if rep.MacroF1 < 0.9 {
 		t.Errorf("macro-F1 %.3f with balanced costs", rep.MacroF1)
+	}
+}
+
+func TestTrainSoftmax(t *testing.T) {
+	ctx := context.Background()
+	train := synthData(240, 1)
+	f := FeatureConfig{}.withDefaults()
+	keys, err := extractAll(ctx, &f, train, 2, &progress{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := labelSet(train)
+	idx := map[string]int32{}
+	for i, l := range labels {
+		idx[l] = int32(i)
+	}
+	y := labelIndices(train, idx)
+	voc, idf, nfeat := buildVocab(keys, 1<<20, false)
+	x := buildMatrix(&f, keys, nil, voc, idf, nfeat, 0, 1)
+	p := softmaxParams{Lambda: 1e-4, Epochs: 5, Seed: 7}
+	w1, err := trainSoftmax(ctx, x, y, len(labels), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := trainSoftmax(ctx, x, y, len(labels), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w1, w2); diff != "" {
+		t.Errorf("same seed, different weights (-first +second):\n%s", diff)
+	}
+	m := buildModel(labels, f, voc, idf, nfeat, 0, 1, w1)
+	if acc := accuracyOf(m.scoreMatrix(x), y); acc < 0.95 {
+		t.Errorf("training accuracy %.3f on an easy synthetic task", acc)
 	}
 }
