@@ -44,3 +44,60 @@ func TestMatMulMatchesMatVec(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiKernelsMatchOneRow checks the four-token and four-row kernels of
+// every kernel set against its one-row kernel, bit for bit.
+func TestMultiKernelsMatchOneRow(t *testing.T) {
+	r := newRand(22)
+	for _, ks := range kernelSets {
+		for _, typ := range []Type{Q8_0, Q4_0} {
+			q4, qr4 := ks.rowFuncs4(typ), ks.rowFuncsR4(typ)
+			if q4 == nil && qr4 == nil {
+				continue
+			}
+			one, _ := ks.rowFuncs(typ)
+			for _, nb := range []int{1, 2, 3, 28, 29} {
+				t.Run(fmt.Sprintf("%s/%s/blocks=%d", ks.name, typ, nb), func(t *testing.T) {
+					cols := nb * QK
+					rb := typ.rowBytes(cols) + 6 // rows need not be packed
+					w := make([]byte, 4*rb)
+					for k := range 4 {
+						wr, _ := Quantize(typ, randVec(r, cols, 0.5))
+						copy(w[k*rb:], wr)
+					}
+					var a act
+					a.prepare(typ, 4, cols)
+					for i := range 4 {
+						a.quantize(typ, i, randVec(r, cols, 1))
+					}
+					want := make([]float32, 16) // [token][row]
+					for i := range 4 {
+						qs, d, bs := a.row(i, cols)
+						for k := range 4 {
+							want[i*4+k] = one(w[k*rb:(k+1)*rb], qs, d, bs)
+						}
+					}
+					if q4 != nil {
+						got := make([]float32, 16)
+						for k := range 4 {
+							q4(w[k*rb:(k+1)*rb], a.qs, a.d, cols, got[k:], 4)
+						}
+						if diff := cmp.Diff(want, got); diff != "" {
+							t.Errorf("four-token kernel (-want +got):\n%s", diff)
+						}
+					}
+					if qr4 != nil {
+						got := make([]float32, 16)
+						for i := range 4 {
+							qs, d, _ := a.row(i, cols)
+							qr4(w, rb, qs, d, got[i*4:i*4+4])
+						}
+						if diff := cmp.Diff(want, got); diff != "" {
+							t.Errorf("four-row kernel (-want +got):\n%s", diff)
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -22,6 +22,11 @@ type qDotFunc func(w []byte, xq []int8, xd []float32, bs []int16) float32
 // matching qDotFunc's exactly.
 type qDot4Func func(w []byte, xq []int8, xd []float32, cols int, dst []float32, ds int)
 
+// qDotR4Func multiplies four consecutive quantised weight rows (rb bytes
+// apart, starting at w) with one quantised activation row, into dst[0:4].
+// Each result equals the matching qDotFunc's exactly.
+type qDotR4Func func(w []byte, rb int, xq []int8, xd []float32, dst []float32)
+
 // fDotFunc multiplies one float weight row (F32, F16 or BF16 bytes) with x.
 type fDotFunc func(w []byte, x []float32) float32
 
@@ -31,7 +36,8 @@ type kernels struct {
 	name                      string
 	q8_0, q4_0, q4K, q5K, q6K qDotFunc
 	q4_1, q5_0, q5_1          qDotFunc
-	q8_0x4, q4_0x4            qDot4Func // nil where a set has none
+	q8_0x4, q4_0x4            qDot4Func  // nil where a set has none
+	q8_0r4, q4_0r4            qDotR4Func // nil where a set has none
 	f32, f16, bf16            fDotFunc
 	dot                       func(a, b []float32) float32
 	quantQ8, quantQ8K         func(x []float32, qs []int8, d []float32, bs []int16)
@@ -93,6 +99,17 @@ func (ks *kernels) rowFuncs4(t Type) qDot4Func {
 		return ks.q8_0x4
 	case Q4_0:
 		return ks.q4_0x4
+	}
+	return nil
+}
+
+// rowFuncsR4 returns the four-row kernel of ks for t, or nil.
+func (ks *kernels) rowFuncsR4(t Type) qDotR4Func {
+	switch t {
+	case Q8_0:
+		return ks.q8_0r4
+	case Q4_0:
+		return ks.q4_0r4
 	}
 	return nil
 }

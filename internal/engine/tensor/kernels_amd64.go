@@ -39,6 +39,8 @@ func init() {
 	k.q4_0 = q4Wrap(dotQ4_0AVX2)
 	k.q8_0x4 = x4Wrap(dotQ8_0x4AVX2, 34)
 	k.q4_0x4 = x4Wrap(dotQ4_0x4AVX2, 18)
+	k.q8_0r4 = r4Wrap(dotQ8_0r4AVX2, 34)
+	k.q4_0r4 = r4Wrap(dotQ4_0r4AVX2, 18)
 	k.q4K = kWrap(dotQ4KAVX2, 144)
 	k.q5K = kWrap(dotQ5KAVX2, 176)
 	k.q6K = kWrap(dotQ6KAVX2, 210)
@@ -177,5 +179,32 @@ func x4Wrap(f blockDot4, bpb int) qDot4Func {
 		}
 		_, _, _, _ = w[nb*bpb-1], xq[3*cols+nb*QK-1], xd[4*nb-1], dst[3*ds]
 		f(&w[0], &xq[0], &xd[0], nb, cols, 4*nb, &dst[0], 4*ds)
+	}
+}
+
+// Four-row kernels (kernels_x4_amd64.s).
+
+//go:noescape
+func dotQ8_0r4AVX2(w *byte, rb int, xq *int8, xd *float32, nb int, out *float32)
+
+//go:noescape
+func dotQ4_0r4AVX2(w *byte, rb int, xq *int8, xd *float32, nb int, out *float32)
+
+type rowDot4 func(w *byte, rb int, xq *int8, xd *float32, nb int, out *float32)
+
+// r4Wrap adapts a four-row assembly kernel for a 32-element block type of
+// bpb bytes per block to a qDotR4Func.
+func r4Wrap(f rowDot4, bpb int) qDotR4Func {
+	return func(w []byte, rb int, xq []int8, xd []float32, dst []float32) {
+		nb := len(xd)
+		if nb == 0 {
+			clear(dst[:4])
+			return
+		}
+		if rb < nb*bpb {
+			panic("tensor: four-row kernel with rows shorter than the activation")
+		}
+		_, _, _ = w[3*rb+nb*bpb-1], xq[nb*QK-1], dst[3]
+		f(&w[0], rb, &xq[0], &xd[0], nb, &dst[0])
 	}
 }

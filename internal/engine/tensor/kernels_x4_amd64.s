@@ -171,3 +171,164 @@ q4x4tail:
 q4x4done:
 	STORE
 	RET
+
+// Four-row kernels for one token (generation): four consecutive weight rows
+// (rb bytes apart) times one activation row, whose block is loaded once for
+// the four rows. As above, each row keeps even and odd blocks in separate
+// accumulators and its result equals the one-row kernel's exactly.
+//
+// Registers: Y0-Y3 even-block and Y4-Y7 odd-block accumulators of rows 0-3,
+// Y8 the activation block, Y9 its scale, Y10/Y11/Y14 scratch, Y15 int16
+// ones. SI+R8·k addresses row k = 1, 2; R9 holds 3·rb. The four rows are
+// four short interleaved streams that the hardware prefetcher follows
+// poorly, so R10 prefetches linearly the rows two calls ahead (8·rb on).
+
+// ROWSCALE sets Y14 to the weight scale at sc times the activation scale.
+#define ROWSCALE(sc) \
+	VPBROADCASTW sc, X14 \
+	VCVTPH2PS    X14, Y14 \
+	VMULPS       Y9, Y14, Y14
+
+// ROWDOT multiplies the signed weight quants in Y10 with the activation
+// block and adds the scaled sum to acc.
+#define ROWDOT(acc) \
+	VPSIGNB     Y10, Y10, Y11 \
+	VPSIGNB     Y10, Y8, Y10 \
+	VPMADDUBSW  Y10, Y11, Y10 \
+	VPMADDWD    Y15, Y10, Y10 \
+	VCVTDQ2PS   Y10, Y10 \
+	VFMADD231PS Y10, Y14, acc
+
+#define ROWQ8(sc, q, acc) \
+	ROWSCALE(sc) \
+	VMOVDQU q, Y10 \
+	ROWDOT(acc)
+
+#define ROWQ4(sc, q, acc) \
+	ROWSCALE(sc) \
+	VMOVDQU     q, X10 \
+	VPSRLW      $4, X10, X11 \
+	VINSERTI128 $1, X11, Y10, Y10 \
+	VPAND       x4mask0F<>(SB), Y10, Y10 \
+	VPSUBB      x4bytes8<>(SB), Y10, Y10 \
+	ROWDOT(acc)
+
+#define ACT \
+	VMOVDQU      (DI), Y8 \
+	VBROADCASTSS (DX), Y9
+
+#define RSETUP \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7 \
+	VPCMPEQW Y15, Y15, Y15 \
+	VPSRLW   $15, Y15, Y15
+
+#define RSTORE \
+	STORE1(Y0, Y4, X0) \
+	ADDQ $4, AX \
+	STORE1(Y1, Y5, X1) \
+	ADDQ $4, AX \
+	STORE1(Y2, Y6, X2) \
+	ADDQ $4, AX \
+	STORE1(Y3, Y7, X3) \
+	VZEROUPPER
+
+#define Q8ROWS(a0, a1, a2, a3) \
+	ACT \
+	ROWQ8((SI), 2(SI), a0) \
+	ROWQ8((SI)(R8*1), 2(SI)(R8*1), a1) \
+	ROWQ8((SI)(R8*2), 2(SI)(R8*2), a2) \
+	ROWQ8((SI)(R9*1), 2(SI)(R9*1), a3)
+
+#define Q4ROWS(a0, a1, a2, a3) \
+	ACT \
+	ROWQ4((SI), 2(SI), a0) \
+	ROWQ4((SI)(R8*1), 2(SI)(R8*1), a1) \
+	ROWQ4((SI)(R8*2), 2(SI)(R8*2), a2) \
+	ROWQ4((SI)(R9*1), 2(SI)(R9*1), a3)
+
+// func dotQ8_0r4AVX2(w *byte, rb int, xq *int8, xd *float32, nb int, out *float32)
+TEXT ·dotQ8_0r4AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ xq+16(FP), DI
+	MOVQ xd+24(FP), DX
+	MOVQ nb+32(FP), CX
+	LEAQ (SI)(R8*8), R10
+	RSETUP
+
+q8r4pair:
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	PREFETCHT0 128(R10)
+	PREFETCHT0 192(R10)
+	PREFETCHT0 256(R10)
+	ADDQ       $272, R10
+	CMPQ CX, $2
+	JLT  q8r4tail
+	Q8ROWS(Y0, Y1, Y2, Y3)
+	ADDQ $34, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	Q8ROWS(Y4, Y5, Y6, Y7)
+	ADDQ $34, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	SUBQ $2, CX
+	JMP  q8r4pair
+
+q8r4tail:
+	TESTQ CX, CX
+	JZ    q8r4done
+	Q8ROWS(Y0, Y1, Y2, Y3)
+
+q8r4done:
+	MOVQ out+40(FP), AX
+	RSTORE
+	RET
+
+// func dotQ4_0r4AVX2(w *byte, rb int, xq *int8, xd *float32, nb int, out *float32)
+TEXT ·dotQ4_0r4AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ rb+8(FP), R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ xq+16(FP), DI
+	MOVQ xd+24(FP), DX
+	MOVQ nb+32(FP), CX
+	LEAQ (SI)(R8*8), R10
+	RSETUP
+
+q4r4pair:
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	PREFETCHT0 128(R10)
+	ADDQ       $144, R10
+	CMPQ CX, $2
+	JLT  q4r4tail
+	Q4ROWS(Y0, Y1, Y2, Y3)
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	Q4ROWS(Y4, Y5, Y6, Y7)
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	SUBQ $2, CX
+	JMP  q4r4pair
+
+q4r4tail:
+	TESTQ CX, CX
+	JZ    q4r4done
+	Q4ROWS(Y0, Y1, Y2, Y3)
+
+q4r4done:
+	MOVQ out+40(FP), AX
+	RSTORE
+	RET

@@ -302,6 +302,17 @@ func (j *job) doRows(lo, hi int) {
 				}
 			}
 		}
+		qdotR4 := kern.rowFuncsR4(j.t)
+		for ; i < j.n && qdotR4 != nil; i++ {
+			qs, d, _ := j.act.row(i, cols)
+			r := r0
+			for ; r+4 <= r1; r += 4 {
+				qdotR4(j.w[r*rb:(r+4)*rb], rb, qs, d, j.dst[i*rows+r:i*rows+r+4])
+			}
+			for ; r < r1; r++ {
+				j.dst[i*rows+r] = qdot(j.w[r*rb:(r+1)*rb], qs, d, nil)
+			}
+		}
 		for r := r0; r < r1; r++ {
 			w := j.w[r*rb : (r+1)*rb]
 			for i := i; i < j.n; i++ {
