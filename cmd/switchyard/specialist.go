@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,6 +34,7 @@ deployments with provider: specialist. They live in the data directory
 // specialistFlags are the flags of every specialist verb.
 type specialistFlags struct {
 	dataDir, name, data, eval, textCol, labelCol, svg string
+	embedModel                                        string
 	version                                           int
 }
 
@@ -44,6 +46,7 @@ func cmdSpecialist(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.name, "name", "", "specialist name")
 	fs.StringVar(&f.data, "data", "", "labelled data file (.csv, .tsv, .jsonl)")
 	fs.StringVar(&f.eval, "eval", "", "train: evaluation file, also used to decide promotion")
+	fs.StringVar(&f.embedModel, "embed-model", "", "train: a GGUF model whose sentence embeddings join the n-gram features (serving loads the same file)")
 	fs.StringVar(&f.textCol, "text-column", "", "text column (default: the first of text, sentence, query, …)")
 	fs.StringVar(&f.labelCol, "label-column", "", "label column (default: the first of label, intent, category, …)")
 	fs.StringVar(&f.svg, "svg", "", "eval: also write the confusion matrix as an SVG file")
@@ -125,13 +128,29 @@ func specialistTrain(ctx context.Context, st *spec.Store, f *specialistFlags, st
 	}
 	fmt.Fprintf(stderr, "training %s on %d rows from %s\n", f.name, len(ex), f.data)
 	bar := &progressBar{w: stderr}
-	m, res, err := spec.Train(ctx, ex, nil, spec.Config{Seed: 1, Progress: bar.update})
+	cfg := spec.Config{Seed: 1, Progress: bar.update}
+	if f.embedModel != "" {
+		path, err := filepath.Abs(f.embedModel)
+		if err != nil {
+			return err
+		}
+		emb, err := spec.OpenEngineEmbedder(path)
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		cfg.Embedder = emb
+	}
+	m, res, err := spec.Train(ctx, ex, nil, cfg)
 	bar.finish()
 	if err != nil {
 		return err
 	}
 	man := spec.NewManifest(m, res, ex)
 	man.DataSource = f.data
+	if emb, ok := cfg.Embedder.(*spec.EngineEmbedder); ok {
+		man.EmbedModel = emb.Path
+	}
 	if len(eval) > 0 {
 		rep, err := spec.Evaluate(ctx, m, eval)
 		if err != nil {
@@ -178,6 +197,14 @@ func specialistEval(ctx context.Context, st *spec.Store, f *specialistFlags, std
 	}
 	if err != nil {
 		return err
+	}
+	if m.UsesEmbeddings() {
+		emb, err := spec.OpenEngineEmbedder(man.EmbedModel)
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		m.SetEmbedder(emb)
 	}
 	rep, err := spec.Evaluate(ctx, m, ex)
 	if err != nil {

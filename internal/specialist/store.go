@@ -53,6 +53,9 @@ type Manifest struct {
 	ModelFile     string   `json:"model_file"`
 	ModelBytes    int64    `json:"model_bytes"`
 	UsesEmbedding bool     `json:"uses_embedding,omitempty"`
+	// EmbedModel is the GGUF file whose embeddings the model was trained
+	// with; serving loads the same file.
+	EmbedModel string `json:"embed_model,omitempty"`
 }
 
 // NewManifest fills a manifest from a training result; the store assigns

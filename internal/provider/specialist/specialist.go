@@ -46,6 +46,7 @@ type Client struct {
 	store *spec.Store
 	cur   *served // the version in service, nil before the first load
 	seen  os.FileInfo
+	emb   *spec.EngineEmbedder // the embedding model of cur, if it uses one
 }
 
 // served is one loaded version.
@@ -80,7 +81,15 @@ func New(dataDir string) provider.Factory {
 }
 
 // Close releases nothing: models are plain memory.
-func (c *Client) Close() error { return nil }
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.emb != nil {
+		c.emb.Close()
+		c.emb = nil
+	}
+	return nil
+}
 
 // model returns the promoted version, reloading it when the store's state
 // file changed since the last request (one stat per request).
@@ -112,12 +121,26 @@ func (c *Client) model() (*served, error) {
 		return nil, notFound(c.name)
 	}
 	if c.cur == nil || c.cur.version != v {
-		m, _, err := c.store.Load(c.name, v)
+		m, man, err := c.store.Load(c.name, v)
 		if errors.Is(err, spec.ErrNotFound) {
 			return nil, notFound(c.name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("loading specialist %s v%d: %w", c.name, v, err)
+		}
+		if m.UsesEmbeddings() {
+			// The embedding model it was trained with answers here too.
+			if c.emb == nil || c.emb.Path != man.EmbedModel {
+				emb, err := spec.OpenEngineEmbedder(man.EmbedModel)
+				if err != nil {
+					return nil, fmt.Errorf("specialist %s v%d: %w", c.name, v, err)
+				}
+				if c.emb != nil {
+					c.emb.Close()
+				}
+				c.emb = emb
+			}
+			m.SetEmbedder(c.emb)
 		}
 		c.cur = &served{version: v, model: m}
 	}
