@@ -70,6 +70,7 @@ func TestMultiKernelsMatchOneRow(t *testing.T) {
 					for i := range 4 {
 						a.quantize(typ, i, randVec(r, cols, 1))
 					}
+					a.interleave(4)
 					want := make([]float32, 16) // [token][row]
 					for i := range 4 {
 						qs, d, bs := a.row(i, cols)
@@ -80,7 +81,7 @@ func TestMultiKernelsMatchOneRow(t *testing.T) {
 					if q4 != nil {
 						got := make([]float32, 16)
 						for k := range 4 {
-							q4(w[k*rb:(k+1)*rb], a.qs, a.d, cols, got[k:], 4)
+							q4(w[k*rb:(k+1)*rb], a.qs, a.d4, cols, got[k:], 4)
 						}
 						if diff := cmp.Diff(want, got); diff != "" {
 							t.Errorf("four-token kernel (-want +got):\n%s", diff)

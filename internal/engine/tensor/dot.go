@@ -17,9 +17,9 @@ import (
 type qDotFunc func(w []byte, xq []int8, xd []float32, bs []int16) float32
 
 // qDot4Func multiplies one quantised weight row with four quantised
-// activation rows at once: token c's quants start at xq[c*cols], its scales
-// at xd[c*cols/QK], and its result goes to dst[c*ds]. Each result equals the
-// matching qDotFunc's exactly.
+// activation rows at once: token c's quants start at xq[c*cols], its scale
+// of block b is xd[4*b+c] (see act.interleave), and its result goes to
+// dst[c*ds]. Each result equals the matching qDotFunc's exactly.
 type qDot4Func func(w []byte, xq []int8, xd []float32, cols int, dst []float32, ds int)
 
 // qDotR4Func multiplies four consecutive quantised weight rows (rb bytes

@@ -161,12 +161,12 @@ func kWrap(f superDot, bpb int) qDotFunc {
 // Four-token kernels (kernels_x4_amd64.s).
 
 //go:noescape
-func dotQ8_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+func dotQ8_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs int, out *float32, os4 int)
 
 //go:noescape
-func dotQ4_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+func dotQ4_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs int, out *float32, os4 int)
 
-type blockDot4 func(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
+type blockDot4 func(w *byte, xq *int8, xd *float32, nb, xs int, out *float32, os4 int)
 
 // x4Wrap adapts a four-token assembly kernel for a 32-element block type of
 // bpb bytes per block to a qDot4Func.
@@ -178,7 +178,7 @@ func x4Wrap(f blockDot4, bpb int) qDot4Func {
 			return
 		}
 		_, _, _, _ = w[nb*bpb-1], xq[3*cols+nb*QK-1], xd[4*nb-1], dst[3*ds]
-		f(&w[0], &xq[0], &xd[0], nb, cols, 4*nb, &dst[0], 4*ds)
+		f(&w[0], &xq[0], &xd[0], nb, cols, &dst[0], 4*ds)
 	}
 }
 

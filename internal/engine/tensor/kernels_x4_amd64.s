@@ -22,32 +22,36 @@ GLOBL x4bytes8<>(SB), RODATA|NOPTR, $32
 // the one-token kernel's.
 //
 // Arguments: w (weight row), xq (token 0's quants; token c's at xq+c·xs),
-// xd (token 0's scales; token c's at xd+c·ds4 bytes), nb blocks, xs (quant
-// stride in bytes), ds4 (scale stride in bytes), out (token 0's result;
-// token c's at out+c·os4 bytes), os4.
+// xd (the four tokens' scales interleaved by block: xd[4·b+c]), nb blocks,
+// xs (quant stride in bytes), out (token 0's result; token c's at
+// out+c·os4 bytes), os4.
 //
 // Registers: Y0-Y3 even-block and Y4-Y7 odd-block accumulators of tokens
 // 0-3, Y8 the block's weight scale, Y9 its signed quants, Y10 their
 // magnitudes, Y11/Y14 scratch, Y15 int16 ones, Y12/Y13 Q4_0 constants.
-// DI+R8·k and DX+R10·k address tokens k = 1, 2; R9 and R11 hold 3·stride.
+// DI+R8·k addresses token k = 1, 2; R9 holds 3·xs. The four products of
+// the weight scale with the tokens' scales take one 128-bit multiply; they
+// go through the stack frame to be broadcast by the load unit, which keeps
+// a multiply per token off the vector ports.
 
 // TOK multiplies the block's weights with one token's block at xoff (quants)
 // and doff (scale) and adds the scaled sum to acc.
-#define TOK(xoff, doff, acc) \
+#define TOK(xoff, soff, acc) \
 	VMOVDQU      xoff, Y11 \
 	VPSIGNB      Y9, Y11, Y11 \
 	VPMADDUBSW   Y11, Y10, Y11 \
 	VPMADDWD     Y15, Y11, Y11 \
 	VCVTDQ2PS    Y11, Y11 \
-	VBROADCASTSS doff, Y14 \
-	VMULPS       Y14, Y8, Y14 \
+	VBROADCASTSS soff, Y14 \
 	VFMADD231PS  Y11, Y14, acc
 
 #define TOKS(a0, a1, a2, a3) \
-	TOK((DI), (DX), a0) \
-	TOK((DI)(R8*1), (DX)(R10*1), a1) \
-	TOK((DI)(R8*2), (DX)(R10*2), a2) \
-	TOK((DI)(R9*1), (DX)(R11*1), a3)
+	VMULPS  (DX), X8, X14 \
+	VMOVUPS X14, (SP) \
+	TOK((DI), (SP), a0) \
+	TOK((DI)(R8*1), 4(SP), a1) \
+	TOK((DI)(R8*2), 8(SP), a2) \
+	TOK((DI)(R9*1), 12(SP), a3)
 
 // SCALE sets Y8 to the f16 weight scale at off(SI) in every lane.
 #define SCALE(off) \
@@ -75,8 +79,6 @@ GLOBL x4bytes8<>(SB), RODATA|NOPTR, $32
 	MOVQ   nb+24(FP), CX \
 	MOVQ   xs+32(FP), R8 \
 	LEAQ   (R8)(R8*2), R9 \
-	MOVQ   ds4+40(FP), R10 \
-	LEAQ   (R10)(R10*2), R11 \
 	VXORPS Y0, Y0, Y0 \
 	VXORPS Y1, Y1, Y1 \
 	VXORPS Y2, Y2, Y2 \
@@ -99,8 +101,8 @@ GLOBL x4bytes8<>(SB), RODATA|NOPTR, $32
 	MOVSS        xa, (AX)
 
 #define STORE \
-	MOVQ out+48(FP), AX \
-	MOVQ os4+56(FP), BX \
+	MOVQ out+40(FP), AX \
+	MOVQ os4+48(FP), BX \
 	STORE1(Y0, Y4, X0) \
 	ADDQ BX, AX \
 	STORE1(Y1, Y5, X1) \
@@ -110,8 +112,8 @@ GLOBL x4bytes8<>(SB), RODATA|NOPTR, $32
 	STORE1(Y3, Y7, X3) \
 	VZEROUPPER
 
-// func dotQ8_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
-TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-64
+// func dotQ8_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs int, out *float32, os4 int)
+TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $16-56
 	SETUP
 
 q8x4pair:
@@ -121,12 +123,12 @@ q8x4pair:
 	TOKS(Y0, Y1, Y2, Y3)
 	ADDQ $34, SI
 	ADDQ $32, DI
-	ADDQ $4, DX
+	ADDQ $16, DX
 	Q8W
 	TOKS(Y4, Y5, Y6, Y7)
 	ADDQ $34, SI
 	ADDQ $32, DI
-	ADDQ $4, DX
+	ADDQ $16, DX
 	SUBQ $2, CX
 	JMP  q8x4pair
 
@@ -140,8 +142,8 @@ q8x4done:
 	STORE
 	RET
 
-// func dotQ4_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs, ds4 int, out *float32, os4 int)
-TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-64
+// func dotQ4_0x4AVX2(w *byte, xq *int8, xd *float32, nb, xs int, out *float32, os4 int)
+TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $16-56
 	SETUP
 	VMOVDQU x4mask0F<>(SB), Y13
 	VMOVDQU x4bytes8<>(SB), Y12
@@ -153,12 +155,12 @@ q4x4pair:
 	TOKS(Y0, Y1, Y2, Y3)
 	ADDQ $18, SI
 	ADDQ $32, DI
-	ADDQ $4, DX
+	ADDQ $16, DX
 	Q4W
 	TOKS(Y4, Y5, Y6, Y7)
 	ADDQ $18, SI
 	ADDQ $32, DI
-	ADDQ $4, DX
+	ADDQ $16, DX
 	SUBQ $2, CX
 	JMP  q4x4pair
 

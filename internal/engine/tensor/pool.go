@@ -212,6 +212,9 @@ func (p *Pool) MatMul(dst, x []float32, n int, w []byte, t Type, rows, cols int)
 			j.do(0, n)
 		}
 	}
+	if n >= 4 && kern.rowFuncs4(t) != nil {
+		j.act.interleave(n)
+	}
 	j.op = opRows
 	// Aim for several chunks per thread (the machine is shared, so threads
 	// do not progress evenly), each worth at least ~32k multiply-adds.
@@ -231,8 +234,9 @@ type act struct {
 	qs  []int8
 	d   []float32
 	bs  []int16
-	nb  int // scale blocks per activation row
-	ngr int // 16-element groups per activation row (K types)
+	d4  []float32 // d of each group of four rows, interleaved by block
+	nb  int       // scale blocks per activation row
+	ngr int       // 16-element groups per activation row (K types)
 }
 
 // prepare sizes the scratch for n rows of cols elements to be multiplied with
@@ -262,6 +266,22 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// interleave fills d4 for the first n rows rounded down to a multiple of
+// four: for group g, d4[g*4*nb+4*b+c] = d of row 4g+c, block b.
+func (a *act) interleave(n int) {
+	n &^= 3
+	a.d4 = grow(a.d4, n*a.nb)
+	for g := 0; g < n; g += 4 {
+		dst := a.d4[g*a.nb : (g+4)*a.nb]
+		for c := range 4 {
+			src := a.d[(g+c)*a.nb : (g+c+1)*a.nb]
+			for b, v := range src {
+				dst[4*b+c] = v
+			}
+		}
+	}
 }
 
 // row returns activation row i.
@@ -296,7 +316,7 @@ func (j *job) doRows(lo, hi int) {
 		if qdot4 != nil {
 			nb := j.act.nb
 			for ; i+4 <= j.n; i += 4 {
-				xq, xd := j.act.qs[i*cols:(i+4)*cols], j.act.d[i*nb:(i+4)*nb]
+				xq, xd := j.act.qs[i*cols:(i+4)*cols], j.act.d4[i*nb:(i+4)*nb]
 				for r := r0; r < r1; r++ {
 					qdot4(j.w[r*rb:(r+1)*rb], xq, xd, cols, j.dst[i*rows+r:], rows)
 				}
