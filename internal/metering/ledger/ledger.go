@@ -487,7 +487,8 @@ func (in *inserter) sql(rows int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(" ON CONFLICT (request_id) DO NOTHING")
+	// RETURNING names the rows actually inserted, which alone are rolled up.
+	b.WriteString(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id")
 	return in.db.Rebind(b.String())
 }
 
@@ -501,6 +502,8 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		return fmt.Errorf("inserting usage: %w", err)
 	}
 	defer tx.Rollback()
+	var ru rollup
+	inserted := map[string]bool{}
 	for len(recs) > 0 {
 		n := stmtRows[len(stmtRows)-1]
 		for _, size := range stmtRows {
@@ -525,13 +528,24 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 				r.Model, r.Deployment, r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.CostMicros,
 				r.Currency, r.LatencyMs, r.Status, stream)
 		}
-		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		err = in.returned(ctx, tx.StmtContext(ctx, st), args, inserted)
 		clear(args)
 		in.args = args[:0]
 		if err != nil {
 			return fmt.Errorf("inserting usage: %w", err)
 		}
+		// A request id appears once among the returned ones; should a batch
+		// carry it twice, the first record is the one stored.
+		for i := range recs[:n] {
+			if inserted[recs[i].RequestID] {
+				delete(inserted, recs[i].RequestID)
+				ru.add(&recs[i])
+			}
+		}
 		recs = recs[n:]
+	}
+	if err := ru.write(ctx, in.db, tx); err != nil {
+		return err
 	}
 	for i := range all {
 		if err := in.insertLog(ctx, tx, &all[i]); err != nil {
@@ -542,6 +556,23 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		return fmt.Errorf("committing usage: %w", err)
 	}
 	return nil
+}
+
+// returned runs an insert and adds the request ids it returns to ids.
+func (in *inserter) returned(ctx context.Context, st *sql.Stmt, args []any, ids map[string]bool) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids[id] = true
+	}
+	return rows.Err()
 }
 
 // insertLog stores r's kept bodies, compressed, with a plain-text copy of

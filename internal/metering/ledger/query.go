@@ -71,10 +71,46 @@ func (f *Filter) where() (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+// hourly reports whether f's time range is whole UTC hours, so that the
+// hourly rollup answers it exactly.
+func (f *Filter) hourly() bool {
+	whole := func(t time.Time) bool { return t.IsZero() || t.UTC().Truncate(time.Hour).Equal(t) }
+	return whole(f.From) && whole(f.To)
+}
+
+// hourWhere is where() for usage_hourly, comparing hour strings (which
+// sort as times); f must be hourly.
+func (f *Filter) hourWhere() (string, []any) {
+	g := *f
+	g.From, g.To = time.Time{}, time.Time{}
+	where, args := g.where()
+	var conds []string
+	if !f.From.IsZero() {
+		conds = append(conds, "hour >= ?")
+		args = append(args, f.From.UTC().Format(hourLayout))
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "hour < ?")
+		args = append(args, f.To.UTC().Format(hourLayout))
+	}
+	if len(conds) == 0 {
+		return where, args
+	}
+	if where == "" {
+		return " WHERE " + strings.Join(conds, " AND "), args
+	}
+	return where + " AND " + strings.Join(conds, " AND "), args
+}
+
 // Query aggregates the records f selects, grouped by g and by currency.
 // Rows are ordered by period, then the grouped fields in g.By's order, then
-// currency, comparing bytes.
+// currency, comparing bytes. A time range of whole hours (or none) is read
+// from the hourly rollup; any other from the records themselves.
 func Query(ctx context.Context, d *db.DB, f Filter, g Group) ([]Row, error) {
+	return query(ctx, d, f, g, f.hourly())
+}
+
+func query(ctx context.Context, d *db.DB, f Filter, g Group, rollup bool) ([]Row, error) {
 	var keys []string // grouping expressions
 	if g.Period != "" {
 		e, ok := periodExpr[g.Period]
@@ -98,10 +134,15 @@ func Query(ctx context.Context, d *db.DB, f Filter, g Group) ([]Row, error) {
 	}
 	keys = append(keys, "currency")
 	where, args := f.where()
+	count, table := "COUNT(*)", "usage_records"
+	if rollup {
+		where, args = f.hourWhere()
+		count, table = "CAST(SUM(requests) AS BIGINT)", "usage_hourly"
+	}
 	q := "SELECT " + strings.Join(keys, ", ") +
-		", COUNT(*), CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(cached_tokens) AS BIGINT)" +
+		", " + count + ", CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(cached_tokens) AS BIGINT)" +
 		", CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)" +
-		" FROM usage_records" + where + " GROUP BY " + strings.Join(keys, ", ")
+		" FROM " + table + where + " GROUP BY " + strings.Join(keys, ", ")
 	rows, err := d.QueryContext(ctx, d.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying usage: %w", err)
