@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/metering/ledger"
 	"switchyard/internal/tenancy"
 )
 
@@ -92,10 +93,10 @@ func (sp span) label(t time.Time) string {
 	return t.Format("2006-01-02T15")
 }
 
-// latencyBounds are the upper edges (ms) of the latency histogram the
-// dashboard computes percentiles from; slower requests fall in a last
-// bucket reported as its lower edge.
-var latencyBounds = []int64{10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 30000, 60000}
+// latencyBounds are the upper edges (ms) of the ledger rollup's latency
+// histogram, which the dashboard computes percentiles from; slower
+// requests fall in a last bucket reported as its lower edge.
+var latencyBounds = ledger.LatencyBounds[:]
 
 // bucketStats are one period's request outcomes.
 type bucketStats struct {
@@ -121,34 +122,24 @@ func (b *bucketStats) percentile(p float64) int64 {
 	return latencyBounds[len(latencyBounds)-1]
 }
 
-// aggRow is one group of the dashboard's single pass over the ledger.
+// aggRow is one group of the dashboard's single pass over the rollup.
 type aggRow struct {
 	period, model, project, currency string
-	bucket                           int
 	requests, errors                 int64
 	tokens, cost                     int64
+	hist                             [ledger.LatencyBuckets]int64
 }
 
-// aggregate reads, in one pass over the ledger's table, everything the
-// dashboard shows: per period, model, project, currency and latency
-// bucket, the requests, errors, tokens and cost. It reads the table
-// directly — ledger.Query sums tokens and cost but not status or latency,
-// and four separate queries would scan the range four times — with the
-// same bounded time range, so the (org_id, ts), (project_id, ts) or (ts)
-// index narrows it.
+// aggregate reads, in one pass over the ledger's hourly rollup
+// (usage_hourly, kept by the ledger writer), everything the dashboard
+// shows: per period, model, project and currency, the requests, errors,
+// tokens, cost and latency histogram. The dashboard's ranges are whole
+// hours, so the rollup answers them exactly, reading one row per hour and
+// key instead of one per request. The rows are summed here rather than
+// with GROUP BY: SQLite would sort them first, which took most of the time.
 func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]aggRow, error) {
-	var b strings.Builder
-	b.WriteString("CASE")
-	for i, ub := range latencyBounds {
-		fmt.Fprintf(&b, " WHEN latency_ms < %d THEN %d", ub, i)
-	}
-	fmt.Fprintf(&b, " ELSE %d END", len(latencyBounds))
-	period := "hour"
-	if sp.Period == "day" {
-		period = "substr(hour, 1, 10)"
-	}
-	conds := []string{"ts >= ?", "ts < ?"}
-	args := []any{sp.From.UnixMilli(), sp.To.UnixMilli()}
+	conds := []string{"hour >= ?", "hour < ?"}
+	args := []any{sp.From.UTC().Format("2006-01-02T15"), sp.To.UTC().Format("2006-01-02T15")}
 	if sc.OrgID != "" {
 		conds = append(conds, "org_id = ?")
 		args = append(args, sc.OrgID)
@@ -157,22 +148,47 @@ func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]aggRow, e
 		conds = append(conds, "project_id = ?")
 		args = append(args, sc.ProjectID)
 	}
-	q := "SELECT " + period + ", model, project_id, currency, " + b.String() +
-		", COUNT(*), CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT)" +
-		", CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)" +
-		" FROM usage_records WHERE " + strings.Join(conds, " AND ") + " GROUP BY 1, 2, 3, 4, 5"
+	var b strings.Builder
+	for i := range ledger.LatencyBuckets {
+		fmt.Fprintf(&b, ", lat_%d", i)
+	}
+	q := "SELECT hour, model, project_id, currency, requests, errors, prompt_tokens + completion_tokens, cost_micros" + b.String() +
+		" FROM usage_hourly WHERE " + strings.Join(conds, " AND ")
 	rows, err := c.db.QueryContext(ctx, c.db.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading usage: %w", err)
 	}
 	defer rows.Close()
+	type groupKey struct{ period, model, project, currency string }
+	idx := map[groupKey]int{}
 	var out []aggRow
+	var a aggRow
+	dest := []any{&a.period, &a.model, &a.project, &a.currency, &a.requests, &a.errors, &a.tokens, &a.cost}
+	for i := range a.hist {
+		dest = append(dest, &a.hist[i])
+	}
 	for rows.Next() {
-		var a aggRow
-		if err := rows.Scan(&a.period, &a.model, &a.project, &a.currency, &a.bucket, &a.requests, &a.errors, &a.tokens, &a.cost); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("reading usage: %w", err)
 		}
-		out = append(out, a)
+		if sp.Period == "day" {
+			a.period = a.period[:min(len(a.period), 10)]
+		}
+		k := groupKey{a.period, a.model, a.project, a.currency}
+		j, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, a)
+			continue
+		}
+		g := &out[j]
+		g.requests += a.requests
+		g.errors += a.errors
+		g.tokens += a.tokens
+		g.cost += a.cost
+		for i, n := range a.hist {
+			g.hist[i] += n
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading usage: %w", err)
@@ -312,8 +328,8 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 			bs = &bucketStats{hist: make([]int64, len(latencyBounds)+1)}
 			outs[x.period] = bs
 		}
-		if x.bucket >= 0 && x.bucket < len(bs.hist) {
-			bs.hist[x.bucket] += x.requests
+		for i, n := range x.hist {
+			bs.hist[i] += n
 		}
 		bs.requests += x.requests
 		bs.errors += x.errors
