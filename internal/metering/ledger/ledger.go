@@ -454,16 +454,21 @@ type inserter struct {
 
 func newInserter(d *db.DB) *inserter { return &inserter{db: d, stmts: map[int]*sql.Stmt{}} }
 
-// stmt returns the prepared statement for rows rows.
-func (in *inserter) stmt(ctx context.Context, rows int) (*sql.Stmt, error) {
-	if st, ok := in.stmts[rows]; ok {
+// stmt returns the prepared statement for rows rows, with or without
+// RETURNING request_id.
+func (in *inserter) stmt(ctx context.Context, rows int, returning bool) (*sql.Stmt, error) {
+	key := rows * 2
+	if returning {
+		key++
+	}
+	if st, ok := in.stmts[key]; ok {
 		return st, nil
 	}
-	st, err := in.db.PrepareContext(ctx, in.sql(rows))
+	st, err := in.db.PrepareContext(ctx, in.sql(rows, returning))
 	if err != nil {
 		return nil, err
 	}
-	in.stmts[rows] = st
+	in.stmts[key] = st
 	return st, nil
 }
 
@@ -477,7 +482,7 @@ func (in *inserter) close() {
 	}
 }
 
-func (in *inserter) sql(rows int) string {
+func (in *inserter) sql(rows int, returning bool) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO usage_records (" + strings.Join(columns, ", ") + ") VALUES ")
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
@@ -487,8 +492,11 @@ func (in *inserter) sql(rows int) string {
 		}
 		b.WriteString(row)
 	}
-	// RETURNING names the rows actually inserted, which alone are rolled up.
-	b.WriteString(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id")
+	b.WriteString(" ON CONFLICT (request_id) DO NOTHING")
+	if returning {
+		// RETURNING names the rows actually inserted, which alone are rolled up.
+		b.WriteString(" RETURNING request_id")
+	}
 	return in.db.Rebind(b.String())
 }
 
@@ -512,10 +520,6 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 				break
 			}
 		}
-		st, err := in.stmt(ctx, n)
-		if err != nil {
-			return fmt.Errorf("preparing usage insert: %w", err)
-		}
 		args := in.args[:0]
 		for i := range recs[:n] {
 			r := &recs[i]
@@ -528,7 +532,7 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 				r.Model, r.Deployment, r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.CostMicros,
 				r.Currency, r.LatencyMs, r.Status, stream)
 		}
-		err = in.returned(ctx, tx.StmtContext(ctx, st), args, inserted)
+		every, err := in.insertChunk(ctx, tx, n, args, inserted)
 		clear(args)
 		in.args = args[:0]
 		if err != nil {
@@ -537,7 +541,7 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		// A request id appears once among the returned ones; should a batch
 		// carry it twice, the first record is the one stored.
 		for i := range recs[:n] {
-			if inserted[recs[i].RequestID] {
+			if every || inserted[recs[i].RequestID] {
 				delete(inserted, recs[i].RequestID)
 				ru.add(&recs[i])
 			}
@@ -556,6 +560,40 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		return fmt.Errorf("committing usage: %w", err)
 	}
 	return nil
+}
+
+// insertChunk inserts one statement's rows. The common case — every row
+// new — is a plain insert whose affected-row count says so (all is true).
+// When some were already stored (a replay, a retry, a repeated id), it
+// rolls back to a savepoint and inserts again with RETURNING, adding the
+// ids actually stored to ids.
+func (in *inserter) insertChunk(ctx context.Context, tx *sql.Tx, n int, args []any, ids map[string]bool) (all bool, err error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT ledger_chunk"); err != nil {
+		return false, err
+	}
+	st, err := in.stmt(ctx, n, false)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if err != nil {
+		return false, err
+	}
+	if got, err := res.RowsAffected(); err == nil && got == int64(n) {
+		_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT ledger_chunk")
+		return true, err
+	}
+	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ledger_chunk"); err != nil {
+		return false, err
+	}
+	if st, err = in.stmt(ctx, n, true); err != nil {
+		return false, err
+	}
+	if err := in.returned(ctx, tx.StmtContext(ctx, st), args, ids); err != nil {
+		return false, err
+	}
+	_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT ledger_chunk")
+	return false, err
 }
 
 // returned runs an insert and adds the request ids it returns to ids.
