@@ -51,6 +51,8 @@ func TestTuneValidation(t *testing.T) {
 		{"balanced", Config{Balanced: true}},
 		{"lr-l4", Config{LogRegMix: []float32{0.1, 0.3, 1, 3, 10}}},
 		{"lr-l5", Config{LogRegMix: []float32{0.1, 0.3, 1, 3, 10}, LogRegLambda: 1e-5}},
+		{"lr-e5", Config{LogRegMix: []float32{0.1, 0.3, 1, 3, 10}, LogRegEpochs: 5}},
+		{"lr-e20", Config{LogRegMix: []float32{0.1, 0.3, 1, 3, 10}, LogRegEpochs: 20}},
 	}
 	for _, s := range sets {
 		opt := s.opt
