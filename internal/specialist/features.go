@@ -252,6 +252,7 @@ type sparseVec struct {
 	idx []int32
 	val []float32
 	grp []uint8
+	buf []uint32 // radix sort buffer
 }
 
 // vocab maps feature keys to compact indices: keys[i] is the key of
@@ -300,7 +301,7 @@ func (v *vocab) get(k uint32) (int32, bool) {
 // vectorize turns sorted feature keys into a weighted, per-group
 // L2-normalised vector. idf is indexed by compact index.
 func (c *FeatureConfig) vectorize(out *sparseVec, keys []uint32, voc *vocab, idf []float32) {
-	slices.Sort(keys)
+	keys = sortKeys(keys, &out.buf)
 	out.idx, out.val, out.grp = out.idx[:0], out.val[:0], out.grp[:0]
 	var norm [numGroups]float64
 	for i := 0; i < len(keys); {
@@ -310,7 +311,7 @@ func (c *FeatureConfig) vectorize(out *sparseVec, keys []uint32, voc *vocab, idf
 		}
 		if ix, ok := voc.get(keys[i]); ok {
 			tf := float64(j - i)
-			if !c.NoSublinearTF {
+			if !c.NoSublinearTF && tf > 1 {
 				tf = 1 + math.Log(tf)
 			}
 			v := float32(tf) * idf[ix]
@@ -332,6 +333,43 @@ func (c *FeatureConfig) vectorize(out *sparseVec, keys []uint32, voc *vocab, idf
 	for k, g := range out.grp {
 		out.val[k] *= scale[g]
 	}
+}
+
+// sortKeys sorts keys, in place or into *buf, and returns the sorted
+// slice. Longer inputs use a byte-wise LSD radix sort, which is several
+// times faster than a comparison sort for the few hundred keys of a
+// message; prediction sorts every message's keys.
+func sortKeys(keys []uint32, buf *[]uint32) []uint32 {
+	if len(keys) < 64 {
+		slices.Sort(keys)
+		return keys
+	}
+	if cap(*buf) < len(keys) {
+		*buf = make([]uint32, len(keys))
+	}
+	src, dst := keys, (*buf)[:len(keys)]
+	var count [256]int
+	for shift := uint(0); shift < 32; shift += 8 {
+		count = [256]int{}
+		for _, k := range src {
+			count[(k>>shift)&0xff]++
+		}
+		if count[(src[0]>>shift)&0xff] == len(src) {
+			continue // every key has this byte: nothing to move
+		}
+		pos := 0
+		for b, n := range count {
+			count[b] = pos
+			pos += n
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	return src
 }
 
 func runeLen(s string) int { return utf8.RuneCountInString(s) }

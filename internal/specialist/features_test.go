@@ -2,6 +2,7 @@ package specialist
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -118,5 +119,24 @@ func TestFloat16(t *testing.T) {
 	}
 	if !math.IsInf(float64(f16to32(f32to16(1e6))), 1) {
 		t.Error("overflow should become +Inf")
+	}
+}
+
+func TestSortKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var buf []uint32
+	for _, n := range []int{0, 1, 63, 64, 65, 500, 3000} {
+		for _, mod := range []uint32{1 << 31, 300, 1} {
+			keys := make([]uint32, n)
+			for i := range keys {
+				keys[i] = rng.Uint32() % mod
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			got := sortKeys(slices.Clone(keys), &buf)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("n=%d mod=%d (-want +got):\n%s", n, mod, diff)
+			}
+		}
 	}
 }
