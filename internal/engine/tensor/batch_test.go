@@ -102,3 +102,54 @@ func TestMultiKernelsMatchOneRow(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantQ8MatchesGo checks every kernel set's activation quantiser
+// against the portable one, byte for byte, including halves (which round
+// away from zero), values just under a half, and an all-zero block.
+func TestQuantQ8MatchesGo(t *testing.T) {
+	r := newRand(23)
+	halves := []float32{127, 2.5, -2.5, 0.5, -0.5, 0.49999997, -0.49999997, 126.5, -126.5, 1.5, -1.5, 3.4999998, 0, -0, 64, -127}
+	tests := []struct {
+		name string
+		x    []float32
+	}{
+		{"random", randVec(r, 30*QK, 1)},
+		{"tiny", randVec(r, 2*QK, 1e-30)},
+		{"subnormal scale", randVec(r, 2*QK, 1e-40)},
+		{"large", randVec(r, 3*QK, 1e6)},
+		{"halves", append(append([]float32{}, halves...), halves...)},
+		{"zeros", make([]float32, 2*QK)},
+	}
+	for _, ks := range kernelSets {
+		for _, tc := range tests {
+			t.Run(ks.name+"/"+tc.name, func(t *testing.T) {
+				nb := len(tc.x) / QK
+				wantQ, wantD := make([]int8, nb*QK), make([]float32, nb)
+				gotQ, gotD := make([]int8, nb*QK), make([]float32, nb)
+				quantActQ8Go(tc.x, wantQ, wantD, nil)
+				ks.quantQ8(tc.x, gotQ, gotD, nil)
+				if diff := cmp.Diff(wantD, gotD); diff != "" {
+					t.Errorf("scales (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(wantQ, gotQ); diff != "" {
+					t.Errorf("quants (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkQuantQ8 measures activation quantisation of one Qwen2.5-0.5B
+// FFN row (4864 elements) per kernel set.
+func BenchmarkQuantQ8(b *testing.B) {
+	x := randVec(newRand(24), 4864, 1)
+	qs, d := make([]int8, len(x)), make([]float32, len(x)/QK)
+	for _, ks := range kernelSets {
+		b.Run(ks.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				ks.quantQ8(x, qs, d, nil)
+			}
+		})
+	}
+}

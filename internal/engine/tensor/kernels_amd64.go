@@ -48,6 +48,7 @@ func init() {
 	k.f16 = dotF16AVX2Wrap
 	k.bf16 = dotBF16AVX2Wrap
 	k.dot = dotAVX2
+	k.quantQ8 = quantQ8AVX2Wrap
 	kernelSets = append(kernelSets, k)
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
 		k.name = "avx512vnni"
@@ -207,4 +208,17 @@ func r4Wrap(f rowDot4, bpb int) qDotR4Func {
 		_, _, _ = w[3*rb+nb*bpb-1], xq[nb*QK-1], dst[3]
 		f(&w[0], rb, &xq[0], &xd[0], nb, &dst[0])
 	}
+}
+
+//go:noescape
+func quantQ8AVX2(x *float32, qs *int8, d *float32, nb int)
+
+// quantQ8AVX2Wrap is quantActQ8Go in assembly (quant_amd64.s).
+func quantQ8AVX2Wrap(x []float32, qs []int8, d []float32, _ []int16) {
+	nb := len(x) / QK
+	if nb == 0 {
+		return
+	}
+	_, _ = qs[nb*QK-1], d[nb-1]
+	quantQ8AVX2(&x[0], &qs[0], &d[0], nb)
 }
