@@ -153,3 +153,51 @@ func BenchmarkQuantQ8(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMultiKernels compares, on cache-resident data (896 columns, as
+// Qwen2.5-0.5B's hidden size), four calls of the one-row kernel with one
+// call of the four-row and of the four-token kernel: compute speed without
+// the memory wall.
+func BenchmarkMultiKernels(b *testing.B) {
+	r := newRand(25)
+	const cols = 896
+	for _, typ := range []Type{Q8_0, Q4_0} {
+		rb := typ.rowBytes(cols)
+		w := make([]byte, 4*rb)
+		for k := range 4 {
+			wr, _ := Quantize(typ, randVec(r, cols, 1))
+			copy(w[k*rb:], wr)
+		}
+		var a act
+		a.prepare(typ, 4, cols)
+		for i := range 4 {
+			a.quantize(typ, i, randVec(r, cols, 1))
+		}
+		a.interleave(4)
+		qs, d, _ := a.row(0, cols)
+		one, _ := kern.rowFuncs(typ)
+		r4, x4 := kern.rowFuncsR4(typ), kern.rowFuncs4(typ)
+		dst := make([]float32, 16)
+		b.Run(typ.String()+"/one-row×4", func(b *testing.B) {
+			for b.Loop() {
+				for k := range 4 {
+					dst[k] = one(w[k*rb:(k+1)*rb], qs, d, nil)
+				}
+			}
+		})
+		if r4 != nil {
+			b.Run(typ.String()+"/four-row", func(b *testing.B) {
+				for b.Loop() {
+					r4(w, rb, qs, d, dst)
+				}
+			})
+		}
+		if x4 != nil {
+			b.Run(typ.String()+"/four-token", func(b *testing.B) {
+				for b.Loop() {
+					x4(w, a.qs, a.d4, cols, dst, 4)
+				}
+			})
+		}
+	}
+}

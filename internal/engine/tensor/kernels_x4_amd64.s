@@ -8,6 +8,12 @@ DATA  x4mask0F<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA  x4mask0F<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
 GLOBL x4mask0F<>(SB), RODATA|NOPTR, $32
 
+DATA  x4shift<>+0(SB)/8, $0
+DATA  x4shift<>+8(SB)/8, $0
+DATA  x4shift<>+16(SB)/8, $0x0000000400000004
+DATA  x4shift<>+24(SB)/8, $0x0000000400000004
+GLOBL x4shift<>(SB), RODATA|NOPTR, $32
+
 DATA  x4bytes8<>+0(SB)/8, $0x0808080808080808
 DATA  x4bytes8<>+8(SB)/8, $0x0808080808080808
 DATA  x4bytes8<>+16(SB)/8, $0x0808080808080808
@@ -180,9 +186,10 @@ q4x4done:
 // accumulators and its result equals the one-row kernel's exactly.
 //
 // Registers: Y0-Y3 even-block and Y4-Y7 odd-block accumulators of rows 0-3,
-// Y8 the activation block, Y9 its scale, Y10/Y11/Y14 scratch, Y15 int16
-// ones. SI+R8·k addresses row k = 1, 2; R9 holds 3·rb. The four rows are
-// four short interleaved streams that the hardware prefetcher follows
+// Y8 the activation block (Q8_0) or its pair sums (Q4_0), Y9 its scale,
+// Y10/Y11/Y14 scratch, Y15 int16 ones, Y12/Y13 Q4_0 constants. SI+R8·k
+// addresses row k = 1, 2; R9 holds 3·rb. The four rows are four short
+// interleaved streams that the hardware prefetcher follows
 // poorly, so R10 prefetches linearly the rows two calls ahead (8·rb on).
 
 // ROWSCALE sets Y14 to the weight scale at sc times the activation scale.
@@ -206,17 +213,32 @@ q4x4done:
 	VMOVDQU q, Y10 \
 	ROWDOT(acc)
 
+// ROWQ4 does the same for Q4_0 nibbles q in [0, 16) standing for q-8: one
+// 128-bit broadcast and a per-lane shift (0 for the low half, 4 for the
+// high) give the 32 nibbles; they go unsigned straight into VPMADDUBSW with
+// the activation (at (DI)), and 8·(x pair sums), in Y8, is taken off each
+// int16 pair sum. That leaves exactly the pair sums of (q-8)·x that the
+// one-row kernel forms, with three fewer vector instructions per row.
 #define ROWQ4(sc, q, acc) \
 	ROWSCALE(sc) \
-	VMOVDQU     q, X10 \
-	VPSRLW      $4, X10, X11 \
-	VINSERTI128 $1, X11, Y10, Y10 \
-	VPAND       x4mask0F<>(SB), Y10, Y10 \
-	VPSUBB      x4bytes8<>(SB), Y10, Y10 \
-	ROWDOT(acc)
+	VBROADCASTI128 q, Y10 \
+	VPSRLVD        Y12, Y10, Y10 \
+	VPAND          Y13, Y10, Y10 \
+	VPMADDUBSW     (DI), Y10, Y10 \
+	VPSUBW         Y8, Y10, Y10 \
+	VPMADDWD       Y15, Y10, Y10 \
+	VCVTDQ2PS      Y10, Y10 \
+	VFMADD231PS    Y10, Y14, acc
 
 #define ACT \
 	VMOVDQU      (DI), Y8 \
+	VBROADCASTSS (DX), Y9
+
+// ACTQ4 sets Y8 to the int16 sums of 8·x over each pair of the activation
+// block (for ROWQ4) and Y9 to its scale.
+#define ACTQ4 \
+	VMOVDQU      x4bytes8<>(SB), Y11 \
+	VPMADDUBSW   (DI), Y11, Y8 \
 	VBROADCASTSS (DX), Y9
 
 #define RSETUP \
@@ -249,7 +271,7 @@ q4x4done:
 	ROWQ8((SI)(R9*1), 2(SI)(R9*1), a3)
 
 #define Q4ROWS(a0, a1, a2, a3) \
-	ACT \
+	ACTQ4 \
 	ROWQ4((SI), 2(SI), a0) \
 	ROWQ4((SI)(R8*1), 2(SI)(R8*1), a1) \
 	ROWQ4((SI)(R8*2), 2(SI)(R8*2), a2) \
@@ -306,6 +328,8 @@ TEXT ·dotQ4_0r4AVX2(SB), NOSPLIT, $0-48
 	MOVQ nb+32(FP), CX
 	LEAQ (SI)(R8*8), R10
 	RSETUP
+	VMOVDQU x4mask0F<>(SB), Y13
+	VMOVDQU x4shift<>(SB), Y12
 
 q4r4pair:
 	PREFETCHT0 (R10)
