@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a fixed set of worker goroutines that the products split their
@@ -45,10 +46,42 @@ func (p *Pool) Close() {
 
 func (p *Pool) worker() {
 	defer p.workers.Done()
-	for j := range p.work {
+	for {
+		j, ok := p.take()
+		if !ok {
+			return
+		}
 		j.run()
+		j.pending.Add(-1)
 		j.wg.Done()
 	}
+}
+
+// spinWait is how long an idle thread polls for more work before it
+// blocks. A forward pass issues a product every few tens of microseconds;
+// waking a blocked goroutine costs about as much, on a busy machine more,
+// so a thread that has just finished one polls through the gap to the next.
+const spinWait = 50 * time.Microsecond
+
+// take returns the next job, polling for up to spinWait before blocking;
+// ok is false once the pool is closed.
+func (p *Pool) take() (j *job, ok bool) {
+	start := time.Now()
+	for spin := 0; ; spin++ {
+		select {
+		case j, ok = <-p.work:
+			return j, ok
+		default:
+		}
+		// Yield so that a goroutine readied on this thread's P (such as
+		// the caller woken from its wait) runs at once.
+		runtime.Gosched()
+		if spin%16 == 15 && time.Since(start) > spinWait {
+			break
+		}
+	}
+	j, ok = <-p.work
+	return j, ok
 }
 
 type opKind uint8
@@ -73,6 +106,7 @@ type job struct {
 
 	total, chunk int
 	next         atomic.Int64
+	pending      atomic.Int32 // helpers still running
 	wg           sync.WaitGroup
 }
 
@@ -109,12 +143,24 @@ func (p *Pool) dispatch(j *job, total, chunk int) {
 	j.next.Store(0)
 	helpers := min(p.threads-1, (total+j.chunk-1)/j.chunk-1)
 	if helpers > 0 {
+		j.pending.Store(int32(helpers))
 		j.wg.Add(helpers)
 		for range helpers {
 			p.work <- j
 		}
 	}
 	j.run()
+	// The helpers usually finish within microseconds of the caller: poll
+	// briefly rather than block at once (see spinWait).
+	if helpers > 0 {
+		start := time.Now()
+		for spin := 0; j.pending.Load() > 0; spin++ {
+			runtime.Gosched()
+			if spin%16 == 15 && time.Since(start) > spinWait {
+				break
+			}
+		}
+	}
 	j.wg.Wait()
 }
 
