@@ -183,9 +183,7 @@ func (m *Model) forward(c *Cache, tokens []int) error {
 	p := m.pool
 	for li := range m.Blocks {
 		L := &m.Blocks[li]
-		for i := range n {
-			tensor.RMSNorm(xn[i*E:(i+1)*E], x[i*E:(i+1)*E], L.AttnNorm, m.RMSEps)
-		}
+		m.norm(xn, x, L.AttnNorm, n)
 		p.MatMul(q, xn, n, L.Wq.Data, L.Wq.Type, qd, E)
 		p.MatMul(kk, xn, n, L.Wk.Data, L.Wk.Type, kvd, E)
 		p.MatMul(vv, xn, n, L.Wv.Data, L.Wv.Type, kvd, E)
@@ -217,17 +215,27 @@ func (m *Model) forward(c *Cache, tokens []int) error {
 		p.MatMul(o, att, n, L.Wo.Data, L.Wo.Type, E, qd)
 		tensor.Add(x, x, o)
 
-		for i := range n {
-			tensor.RMSNorm(xn[i*E:(i+1)*E], x[i*E:(i+1)*E], L.FFNNorm, m.RMSEps)
-		}
+		m.norm(xn, x, L.FFNNorm, n)
 		p.MatMul(gate, xn, n, L.Gate.Data, L.Gate.Type, m.FF, E)
 		p.MatMul(up, xn, n, L.Up.Data, L.Up.Type, m.FF, E)
-		tensor.SwiGLU(gate, gate, up)
+		// Element-wise, so split over elements (for one token too).
+		p.For(len(gate), 1<<12, func(lo, hi int) { tensor.SwiGLU(gate[lo:hi], gate[lo:hi], up[lo:hi]) })
 		p.MatMul(o, gate, n, L.Down.Data, L.Down.Type, E, m.FF)
 		tensor.Add(x, x, o)
 	}
 	c.n += n
 	return nil
+}
+
+// norm writes the RMS-normalised rows of x (n rows of Embd) to xn, rows
+// split over the pool.
+func (m *Model) norm(xn, x, w []float32, n int) {
+	E := m.Embd
+	m.pool.For(n, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			tensor.RMSNorm(xn[i*E:(i+1)*E], x[i*E:(i+1)*E], w, m.RMSEps)
+		}
+	})
 }
 
 // rope rotates the first RopeDim dimensions of one head vector.
