@@ -68,3 +68,14 @@ func BenchmarkAdd(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkCompressLog(b *testing.B) {
+	req := []byte(`{"model":"chat","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Where is my parcel? It was due on Monday and the tracking page has not changed since."}]}`)
+	resp := []byte(`{"id":"chatcmpl-1","object":"chat.completion","model":"chat","choices":[{"index":0,"message":{"role":"assistant","content":"Your parcel left the depot this morning and should arrive tomorrow."},"finish_reason":"stop"}],"usage":{"prompt_tokens":40,"completion_tokens":14,"total_tokens":54}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		Compress(req)
+		Compress(resp)
+		searchText(req, resp)
+	}
+}

@@ -7,8 +7,16 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
+
+// deflaters are reused: a flate.Writer allocates hundreds of KiB of
+// state, which per record dominated the cost of keeping logs.
+var deflaters = sync.Pool{New: func() any {
+	zw, _ := flate.NewWriter(nil, flate.BestSpeed)
+	return zw
+}}
 
 // Compress deflates a kept body and encodes it as base64 text, so it fits
 // a TEXT column on every database.
@@ -17,9 +25,11 @@ func Compress(b []byte) string {
 		return ""
 	}
 	var buf bytes.Buffer
-	zw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	zw := deflaters.Get().(*flate.Writer)
+	zw.Reset(&buf)
 	zw.Write(b)
 	zw.Close()
+	deflaters.Put(zw)
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
