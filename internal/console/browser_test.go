@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,5 +245,76 @@ func into[T any](a chromedp.Action[T], p *T) chromedp.Action[chromedp.Void] {
 		v, err := a(ctx, t)
 		*p = v
 		return chromedp.Void{}, err
+	}
+}
+
+// TestBrowserPhoneWidthAndKeyboard: at a phone's width no page scrolls
+// sideways and the navigation is still reachable; and the pages can be
+// used from the keyboard (Tab reaches the skip link, the nav and the
+// forms, each focused element visibly outlined).
+func TestBrowserPhoneWidthAndKeyboard(t *testing.T) {
+	ctx, consoleErrors := chrome(t)
+	e := startServer(t, "")
+	ten := e.seedTenant("Phone org", "phone project")
+	base := e.base
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	step("sign in at phone width",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#admin-key")),
+		chromedp.SendKeys(chromedp.CSS("#admin-key"), adminKey),
+		chromedp.Click(chromedp.CSS("#key-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#new-login")),
+		chromedp.SendKeys(chromedp.CSS("#new-login"), "root"),
+		chromedp.SendKeys(chromedp.CSS("#new-password"), "correct horse battery"),
+		chromedp.SendKeys(chromedp.CSS("#new-confirm"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#account-save")),
+		chromedp.WaitVisible(chromedp.CSS("#kpi-requests")),
+	)
+	for _, path := range []string{"/", "/console/orgs", "/console/projects/" + ten.ProjectID, "/console/models",
+		"/console/playground", "/console/usage", "/console/specialists", "/console/policies", "/console/logs",
+		"/console/datasets", "/console/audit"} {
+		var overflow int
+		step("load "+path,
+			chromedp.Navigate(base+path),
+			chromedp.WaitVisible(chromedp.CSS("h1")),
+			into(chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`), &overflow),
+		)
+		if overflow > 1 {
+			t.Errorf("%s scrolls sideways by %d px at 390 px wide", path, overflow)
+		}
+	}
+	// Keyboard: from the top of the page, Tab moves focus through real
+	// links and controls, and the focused element shows an outline.
+	var seen []string
+	step("reset", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/console/orgs"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	for i := 0; i < 40; i++ {
+		var tag, outline string
+		step("tab",
+			chromedp.KeyEvent("\t"),
+			into(chromedp.Evaluate[string](`document.activeElement.tagName`), &tag),
+			into(chromedp.Evaluate[string](`getComputedStyle(document.activeElement).outlineStyle`), &outline),
+		)
+		if tag == "BODY" {
+			if i == 0 {
+				t.Fatal("the first Tab focused nothing")
+			}
+			break // past the last control: focus leaves the page
+		}
+		if outline == "none" {
+			t.Errorf("tab %d: the focused %s has no visible outline", i, tag)
+		}
+		seen = append(seen, tag)
+	}
+	if !slices.Contains(seen, "A") || !(slices.Contains(seen, "INPUT") || slices.Contains(seen, "BUTTON") || slices.Contains(seen, "SELECT")) {
+		t.Errorf("tabbing visited %v; want links and form controls", seen)
+	}
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Errorf("browser console errors: %v", errs)
 	}
 }
