@@ -102,23 +102,22 @@ func chrome(t *testing.T) (context.Context, func() []string) {
 	}
 }
 
-func TestBrowserConsole(t *testing.T) {
-	ctx, consoleErrors := chrome(t)
-	up := upstream(t)
-	up.SetDefault(fakeai.Behavior{Pieces: []string{"Hello", " from", " the", " fake", " upstream"}, ChunkDelay: 20 * time.Millisecond})
-	e := startServer(t, oneModel("chat", up.URL))
-	ten := e.seedTenant("Acme <script>x</script>", "web <b>bold</b>")
-	base := e.base
-
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+// stepper returns a function that runs named browser steps, failing the
+// test at the first error.
+func stepper(t *testing.T, ctx context.Context) func(name string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	// Sign in with the admin key, set a password, sign out, sign in with it.
-	step("admin key sign-in",
-		chromedp.Navigate(base+"/"),
+}
+
+// firstSignIn signs in with the admin key and sets the console login
+// "root" with a password, ending on the dashboard.
+func firstSignIn(base string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/"),
 		chromedp.WaitVisible(chromedp.CSS("#admin-key")),
 		chromedp.SendKeys(chromedp.CSS("#admin-key"), adminKey),
 		chromedp.Click(chromedp.CSS("#key-submit")),
@@ -128,7 +127,20 @@ func TestBrowserConsole(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#new-confirm"), "correct horse battery"),
 		chromedp.Click(chromedp.CSS("#account-save")),
 		chromedp.WaitVisible(chromedp.CSS("#kpi-requests")),
-	)
+	}
+}
+
+func TestBrowserConsole(t *testing.T) {
+	ctx, consoleErrors := chrome(t)
+	up := upstream(t)
+	up.SetDefault(fakeai.Behavior{Pieces: []string{"Hello", " from", " the", " fake", " upstream"}, ChunkDelay: 20 * time.Millisecond})
+	e := startServer(t, oneModel("chat", up.URL))
+	ten := e.seedTenant("Acme <script>x</script>", "web <b>bold</b>")
+	base := e.base
+
+	step := stepper(t, ctx)
+	// Sign in with the admin key, set a password, sign out, sign in with it.
+	step("admin key sign-in", firstSignIn(base)...)
 	step("sign out and in with the password",
 		chromedp.Click(chromedp.CSS(`button.link`)),
 		chromedp.WaitVisible(chromedp.CSS("#login")),
@@ -257,25 +269,9 @@ func TestBrowserPhoneWidthAndKeyboard(t *testing.T) {
 	e := startServer(t, "")
 	ten := e.seedTenant("Phone org", "phone project")
 	base := e.base
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	step("sign in at phone width",
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#admin-key")),
-		chromedp.SendKeys(chromedp.CSS("#admin-key"), adminKey),
-		chromedp.Click(chromedp.CSS("#key-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#new-login")),
-		chromedp.SendKeys(chromedp.CSS("#new-login"), "root"),
-		chromedp.SendKeys(chromedp.CSS("#new-password"), "correct horse battery"),
-		chromedp.SendKeys(chromedp.CSS("#new-confirm"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS("#account-save")),
-		chromedp.WaitVisible(chromedp.CSS("#kpi-requests")),
-	)
+	step := stepper(t, ctx)
+	step("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	step("sign in at phone width", firstSignIn(base)...)
 	for _, path := range []string{"/", "/console/orgs", "/console/projects/" + ten.ProjectID, "/console/models",
 		"/console/playground", "/console/usage", "/console/specialists", "/console/policies", "/console/logs",
 		"/console/datasets", "/console/audit"} {

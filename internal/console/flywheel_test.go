@@ -337,24 +337,8 @@ func TestBrowserFlywheel(t *testing.T) {
 	ten := e.seedTenant("Acme", "web")
 	e.chat(e.keepBodies(ten), "req-browser-1", "Where is my parcel? "+evil, false)
 	base := e.base
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	step("admin key sign-in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#admin-key")),
-		chromedp.SendKeys(chromedp.CSS("#admin-key"), adminKey),
-		chromedp.Click(chromedp.CSS("#key-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#new-login")),
-		chromedp.SendKeys(chromedp.CSS("#new-login"), "root"),
-		chromedp.SendKeys(chromedp.CSS("#new-password"), "correct horse battery"),
-		chromedp.SendKeys(chromedp.CSS("#new-confirm"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS("#account-save")),
-		chromedp.WaitVisible(chromedp.CSS("#kpi-requests")),
-	)
+	step := stepper(t, ctx)
+	step("admin key sign-in", firstSignIn(base)...)
 	var request, title string
 	step("the log is listed and opens",
 		chromedp.Click(chromedp.CSS(`header nav a[href="/console/logs"]`)),
