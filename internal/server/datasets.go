@@ -80,6 +80,17 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request, ds *dataset.Dat
 	return v, true
 }
 
+// datasetVersion is dataset then version: the path's dataset (which k
+// may read, or with manage change) and its version.
+func (s *Server) datasetVersion(w http.ResponseWriter, r *http.Request, k *tenancy.Key, manage bool) (*dataset.Dataset, *dataset.Version, bool) {
+	ds, ok := s.dataset(w, r, k, manage)
+	if !ok {
+		return nil, nil, false
+	}
+	v, ok := s.version(w, r, ds)
+	return ds, v, ok
+}
+
 func datasetError(w http.ResponseWriter, err error) {
 	if errors.Is(err, dataset.ErrNotFound) {
 		notFound(w, "dataset or version")
@@ -219,11 +230,7 @@ func (s *Server) datasetFromLogs(w http.ResponseWriter, r *http.Request, k *tena
 }
 
 func (s *Server) curateDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, true)
-	if !ok {
-		return
-	}
-	v, ok := s.version(w, r, ds)
+	ds, v, ok := s.datasetVersion(w, r, k, true)
 	if !ok {
 		return
 	}
@@ -241,11 +248,7 @@ func (s *Server) curateDataset(w http.ResponseWriter, r *http.Request, k *tenanc
 }
 
 func (s *Server) annotationQueue(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, false)
-	if !ok {
-		return
-	}
-	v, ok := s.version(w, r, ds)
+	_, v, ok := s.datasetVersion(w, r, k, false)
 	if !ok {
 		return
 	}
@@ -270,11 +273,7 @@ func annotatorOf(r *http.Request, k *tenancy.Key) string {
 }
 
 func (s *Server) annotate(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, true)
-	if !ok {
-		return
-	}
-	v, ok := s.version(w, r, ds)
+	_, v, ok := s.datasetVersion(w, r, k, true)
 	if !ok {
 		return
 	}
@@ -298,11 +297,7 @@ func (s *Server) annotate(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 }
 
 func (s *Server) agreement(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, false)
-	if !ok {
-		return
-	}
-	v, ok := s.version(w, r, ds)
+	_, v, ok := s.datasetVersion(w, r, k, false)
 	if !ok {
 		return
 	}
@@ -315,11 +310,7 @@ func (s *Server) agreement(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 }
 
 func (s *Server) applyAnnotations(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, true)
-	if !ok {
-		return
-	}
-	v, ok := s.version(w, r, ds)
+	ds, v, ok := s.datasetVersion(w, r, k, true)
 	if !ok {
 		return
 	}
@@ -335,11 +326,7 @@ func (s *Server) applyAnnotations(w http.ResponseWriter, r *http.Request, k *ten
 // exportDataset streams ?format=openai-chat, dpo, prompt-chosen-rejected,
 // classification-csv or eval-jsonl.
 func (s *Server) exportDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, false)
-	if !ok {
-		return
-	}
-	v, ok := s.version(w, r, ds)
+	ds, v, ok := s.datasetVersion(w, r, k, false)
 	if !ok {
 		return
 	}
