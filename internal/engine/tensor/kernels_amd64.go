@@ -35,8 +35,8 @@ func init() {
 	}
 	k := goKernels
 	k.name = "avx2"
-	k.q8_0 = q8Wrap(dotQ8_0AVX2)
-	k.q4_0 = q4Wrap(dotQ4_0AVX2)
+	k.q8_0 = blockWrap(dotQ8_0AVX2, 34)
+	k.q4_0 = blockWrap(dotQ4_0AVX2, 18)
 	k.q8_0x4 = x4Wrap(dotQ8_0x4AVX2, 34)
 	k.q4_0x4 = x4Wrap(dotQ4_0x4AVX2, 18)
 	k.q8_0r4 = r4Wrap(dotQ8_0r4AVX2, 34)
@@ -44,82 +44,23 @@ func init() {
 	k.q4K = kWrap(dotQ4KAVX2, 144)
 	k.q5K = kWrap(dotQ5KAVX2, 176)
 	k.q6K = kWrap(dotQ6KAVX2, 210)
-	k.f32 = dotF32BytesAVX2
-	k.f16 = dotF16AVX2Wrap
+	k.f32 = f32BytesDot(dotAVX2)
+	k.f16 = halfDot(dotF16AVX2)
 	k.bf16 = dotBF16AVX2Wrap
 	k.dot = dotAVX2
 	k.quantQ8 = quantQ8AVX2Wrap
 	kernelSets = append(kernelSets, k)
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
 		k.name = "avx512vnni"
-		k.q8_0 = q8Wrap(dotQ8_0VNNI)
-		k.q4_0 = q4Wrap(dotQ4_0VNNI)
+		k.q8_0 = blockWrap(dotQ8_0VNNI, 34)
+		k.q4_0 = blockWrap(dotQ4_0VNNI, 18)
 		kernelSets = append(kernelSets, k)
 	}
 	kern = k
 }
 
-type blockDot func(w *byte, xq *int8, xd *float32, nb int) float32
-
-// q8Wrap adapts a Q8_0 assembly kernel to a row kernel.
-func q8Wrap(f blockDot) qDotFunc {
-	return func(w []byte, xq []int8, xd []float32, _ []int16) float32 {
-		nb := len(xd)
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*34-1], xq[nb*QK-1]
-		return f(&w[0], &xq[0], &xd[0], nb)
-	}
-}
-
-// q4Wrap adapts a Q4_0 assembly kernel to a row kernel.
-func q4Wrap(f blockDot) qDotFunc {
-	return func(w []byte, xq []int8, xd []float32, _ []int16) float32 {
-		nb := len(xd)
-		if nb == 0 {
-			return 0
-		}
-		_, _ = w[nb*18-1], xq[nb*QK-1]
-		return f(&w[0], &xq[0], &xd[0], nb)
-	}
-}
-
 // dotAVX2 is the float32 dot product; the assembly takes whole groups of 8.
-func dotAVX2(a, b []float32) float32 {
-	n := len(a)
-	b = b[:n]
-	m := n &^ 7
-	var s float32
-	if m > 0 {
-		s = dotF32AVX2(&a[0], &b[0], m)
-	}
-	for i := m; i < n; i++ {
-		s += a[i] * b[i]
-	}
-	return s
-}
-
-func dotF32BytesAVX2(w []byte, x []float32) float32 {
-	if v, ok := f32View(w); ok {
-		return dotAVX2(v[:len(x)], x)
-	}
-	return dotF32BytesGo(w, x)
-}
-
-func dotF16AVX2Wrap(w []byte, x []float32) float32 {
-	n := len(x)
-	m := n &^ 7
-	var s float32
-	if m > 0 {
-		_ = w[2*m-1]
-		s = dotF16AVX2(&w[0], &x[0], m)
-	}
-	if m < n {
-		s += dotF16Go(w[2*m:], x[m:])
-	}
-	return s
-}
+var dotAVX2 = floatDot(dotF32AVX2, 8)
 
 func dotBF16AVX2Wrap(w []byte, x []float32) float32 {
 	n := len(x)

@@ -47,13 +47,13 @@ func neonBlockKernels() []struct {
 		ref  qDotFunc
 	}
 	ks := []kc{
-		{"Q8_0/neon", Q8_0, armBlockWrap(dotQ8_0NEON, 34), dotQ8_0Go},
-		{"Q4_0/neon", Q4_0, armBlockWrap(dotQ4_0NEON, 18), dotQ4_0Go},
+		{"Q8_0/neon", Q8_0, blockWrap(dotQ8_0NEON, 34), dotQ8_0Go},
+		{"Q4_0/neon", Q4_0, blockWrap(dotQ4_0NEON, 18), dotQ4_0Go},
 	}
 	if cpu.ARM64.HasASIMDDP {
 		ks = append(ks,
-			kc{"Q8_0/sdot", Q8_0, armBlockWrap(dotQ8_0SDOT, 34), dotQ8_0Go},
-			kc{"Q4_0/sdot", Q4_0, armBlockWrap(dotQ4_0SDOT, 18), dotQ4_0Go})
+			kc{"Q8_0/sdot", Q8_0, blockWrap(dotQ8_0SDOT, 34), dotQ8_0Go},
+			kc{"Q4_0/sdot", Q4_0, blockWrap(dotQ4_0SDOT, 18), dotQ4_0Go})
 	}
 	return ks
 }
