@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ type Console struct {
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
 	dummyHash []byte
+	throttle  *throttle
 }
 
 var _ http.Handler = (*Console)(nil)
@@ -72,7 +74,7 @@ func New(o Options) *Console {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{tenants: o.Tenants, db: o.DB, ledger: o.Ledger, router: o.Router, audit: o.Audit,
-		config: o.Config, gw: o.Gateway, log: log, pages: parsePages()}
+		config: o.Config, gw: o.Gateway, log: log, pages: parsePages(), throttle: newThrottle()}
 	c.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcryptCost)
 	static, _ := fs.Sub(staticFS, "static")
 	m := http.NewServeMux()
@@ -361,6 +363,13 @@ func (c *Console) loginFailed(w http.ResponseWriter, r *http.Request, msgID stri
 		Data: loginData{CSRF: loginCSRF(w, r), Next: safeNext(r.PostFormValue("next")), Failed: msgID}})
 }
 
+// loginRefused answers a throttled sign-in attempt.
+func (c *Console) loginRefused(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(failureWindow/time.Second)))
+	c.render(w, r, http.StatusTooManyRequests, "login", &view{Title: T(PickLang(r), "login.title"),
+		Data: loginData{CSRF: loginCSRF(w, r), Next: safeNext(r.PostFormValue("next")), Failed: "login.throttled"}})
+}
+
 func (c *Console) loginCSRFOK(r *http.Request) bool {
 	ck, err := r.Cookie(loginCSRFCookie)
 	return err == nil && validCSRF(r, ck.Value)
@@ -372,14 +381,23 @@ func (c *Console) loginPassword(w http.ResponseWriter, r *http.Request) {
 		c.loginFailed(w, r, "login.csrf")
 		return
 	}
-	k, err := c.checkPassword(r.Context(), strings.TrimSpace(r.PostFormValue("login")), r.PostFormValue("password"))
+	login := strings.TrimSpace(r.PostFormValue("login"))
+	keys := throttleKeys(r, login)
+	if c.throttle.blocked(keys) {
+		c.loginRefused(w, r)
+		return
+	}
+	k, err := c.checkPassword(r.Context(), login, r.PostFormValue("password"))
 	if err != nil {
 		if !errors.Is(err, errBadLogin) {
 			c.log.Error("console login", "err", err)
+		} else {
+			c.throttle.fail(keys)
 		}
 		c.loginFailed(w, r, "login.bad")
 		return
 	}
+	c.throttle.succeed(login)
 	if err := c.startSession(r.Context(), w, r, k); err != nil {
 		c.log.Error("console login", "err", err)
 		c.loginFailed(w, r, "err.server")
@@ -396,8 +414,14 @@ func (c *Console) loginKey(w http.ResponseWriter, r *http.Request) {
 		c.loginFailed(w, r, "login.csrf")
 		return
 	}
+	keys := throttleKeys(r, "")
+	if c.throttle.blocked(keys) {
+		c.loginRefused(w, r)
+		return
+	}
 	k, err := c.tenants.Authenticate(strings.TrimSpace(r.PostFormValue("key")), time.Now())
 	if err != nil || !k.IsAdmin() {
+		c.throttle.fail(keys)
 		c.loginFailed(w, r, "login.key.bad")
 		return
 	}

@@ -261,3 +261,30 @@ func TestAssetsSmall(t *testing.T) {
 		t.Errorf("embedded assets are %d bytes, over 1 MiB", total)
 	}
 }
+
+// TestSignInThrottled: ten wrong passwords or admin keys from one client
+// and further attempts are refused, even with the right password.
+func TestSignInThrottled(t *testing.T) {
+	e := startServer(t, "")
+	setup := newBrowser(t, e.base)
+	setup.signInAdmin() // sets the password "correct horse battery" for "root"
+	b := newBrowser(t, e.base)
+	try := func(login, password string) (int, string) {
+		_, page := b.get("/console/login")
+		st, _, body := b.do("POST", "/console/login", url.Values{"csrf": {csrfOf(t, page)}, "login": {login}, "password": {password}})
+		return st, body
+	}
+	for i := 0; i < 10; i++ {
+		if st, _ := try("root", "wrong guess"); st != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i, st)
+		}
+	}
+	st, body := try("root", "correct horse battery")
+	if st != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed sign-ins") {
+		t.Errorf("after 10 failures: %d, want 429 with the reason", st)
+	}
+	_, page := b.get("/console/login")
+	if st, _, _ := b.do("POST", "/console/login/key", url.Values{"csrf": {csrfOf(t, page)}, "key": {adminKey}}); st != http.StatusTooManyRequests {
+		t.Errorf("admin-key sign-in from the throttled client: %d, want 429", st)
+	}
+}

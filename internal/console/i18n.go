@@ -45,6 +45,7 @@ var catalogue = map[string][2]string{
 	"login.key.help":     {"Paste the admin key printed by the first start; then set a login name and password.", "粘贴首次启动时打印的管理员密钥，然后设置登录名和密码。"},
 	"login.key":          {"Admin key", "管理员密钥"},
 	"login.key.bad":      {"That is not the admin key.", "该密钥不是管理员密钥。"},
+	"login.throttled":    {"Too many failed sign-ins; try again in 15 minutes.", "登录失败次数过多，请 15 分钟后再试。"},
 	"login.csrf":         {"The form expired; please try again.", "表单已过期，请重试。"},
 	"account.title":      {"Set your console password", "设置控制台密码"},
 	"account.help":       {"Choose a login name and a password of at least 10 characters.", "请设置登录名和至少 10 个字符的密码。"},
