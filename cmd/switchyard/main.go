@@ -26,10 +26,10 @@ type command struct {
 
 func commands() []command {
 	return append([]command{
-		{"serve", "run the platform (HTTP API, metrics)", cmdServe},
+		{"serve", "run the platform (API, admin API, console, metrics)", cmdServe},
 		{"version", "print the version", cmdVersion},
 		{"config", "work with config files (config check FILE)", cmdConfig},
-		{"bench", "measure performance (bench gateway)", cmdBench},
+		{"bench", "measure performance (bench gateway|engine)", cmdBench},
 		{"pull", "download a GGUF model from Hugging Face (pull hf://OWNER/REPO/FILE.gguf)", cmdPull},
 		{"models", "manage local models (models import|list|rm)", cmdModels},
 		{"chat", "chat with a local model in the terminal (chat -m MODEL)", cmdChat},
@@ -37,7 +37,7 @@ func commands() []command {
 		{"specialist", "train, evaluate and version specialists (specialist train|eval|list|show|promote|rollback)", cmdSpecialist},
 		{"audit", "check the audit log's hash chain (audit verify)", cmdAudit},
 		{"guard", "scan text for PII, injection and unsafe content (guard check|eval)", cmdGuard},
-		{"dataset", "import, curate, annotate and export datasets (dataset create|import|curate|annotate|export|list|show|diff)", cmdDataset},
+		{"dataset", "import, curate, annotate and export datasets (dataset create|import|from-logs|curate|annotate|export|list|show|diff)", cmdDataset},
 	}, clientCommands()...)
 }
 

@@ -16,8 +16,10 @@ import (
 )
 
 const serveDesc = `
-Run the platform: the OpenAI-compatible API under /v1, the admin API under
-/api, Prometheus metrics at /metrics, and /healthz and /readyz.
+Run the platform: the OpenAI-compatible API under /v1 (chat, completions,
+embeddings, classify, guard/check, feedback), the admin API under /api
+(described at /api/openapi.json), the web console at /, Prometheus metrics
+at /metrics, and /healthz and /readyz.
 
 With no flags and no file it listens on 127.0.0.1:8080 and keeps its state
 in ./switchyard-data/ (SQLite, created and migrated on start). On the first
