@@ -181,6 +181,23 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("keep_bodies: %v %v", resp, err)
 	}
+	// A dataset imported through the API must survive too.
+	api := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := api("POST", "/api/datasets", `{"name":"kept","project_id":"`+proj.ID+`"}`); st != 201 {
+		t.Fatalf("create dataset: %d", st)
+	}
+	if st := api("POST", "/api/datasets/kept/import?format=text-label-csv", "text,label\nwhere is my parcel,shipping\nrefund please,refund\n"); st != 201 {
+		t.Fatalf("import: %d", st)
+	}
 
 	var mu sync.Mutex
 	ok := map[string]bool{}
@@ -269,6 +286,22 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 		if !kept[id] && len(logs.Data) < 1000 {
 			t.Fatalf("request %s returned 200 but its log is gone after SIGKILL", id)
 		}
+	}
+	req, _ = http.NewRequest("GET", "http://"+addr+"/api/datasets/kept", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds struct {
+		Versions []struct {
+			RowCount int `json:"row_count"`
+		} `json:"versions"`
+	}
+	json.NewDecoder(resp.Body).Decode(&ds)
+	resp.Body.Close()
+	if len(ds.Versions) != 1 || ds.Versions[0].RowCount != 2 {
+		t.Errorf("the dataset after SIGKILL and restart: %+v", ds)
 	}
 	t.Logf("%d requests returned 200 before SIGKILL; %d usage records and %d logs after restart", len(ok), n, len(logs.Data))
 }
