@@ -363,12 +363,23 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 
 var doneEvent = []byte("data: [DONE]\n\n")
 
+// parseUsage reads a usage object straight from the scanned body (no
+// decoding of the rest: this runs on every answer).
 func parseUsage(body []byte, sp wire.Span) (Usage, bool) {
 	var u Usage
-	if sp.Present() && body[sp.Start] == '{' {
-		return u, json.Unmarshal(body[sp.Start:sp.End], &u) == nil
+	if !sp.Present() || body[sp.Start] != '{' {
+		return u, false
 	}
-	return u, false
+	num := func(obj wire.Span, key string) int64 {
+		n, _ := wire.Int(body, wire.Member(body, obj, key))
+		return n
+	}
+	u.PromptTokens = num(sp, "prompt_tokens")
+	u.CompletionTokens = num(sp, "completion_tokens")
+	if d := wire.Member(body, sp, "prompt_tokens_details"); d.Present() && body[d.Start] == '{' {
+		u.PromptDetails.CachedTokens = num(d, "cached_tokens")
+	}
+	return u, true
 }
 
 // upstreamError turns a routing error into the client's error.

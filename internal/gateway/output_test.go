@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	wire "switchyard/internal/wire/openai"
 )
 
 // holdUpper holds back the last 3 characters and upper-cases what it
@@ -87,5 +89,20 @@ func TestOutputFilters(t *testing.T) {
 	got, _ = content(t, o.chunk([]byte(`{"choices":[{"index":0,"delta":{"content":null},"finish_reason":"length"}]}`)))
 	if got != "BCD" {
 		t.Errorf("null content finish = %q", got)
+	}
+}
+
+func TestParseUsage(t *testing.T) {
+	body := []byte(`{"id":"x","usage":{"prompt_tokens":120,"completion_tokens":7,"total_tokens":127,"prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0}}}`)
+	all := wire.Span{Start: 0, End: len(body)}
+	u, ok := parseUsage(body, wire.Member(body, all, "usage"))
+	if !ok || u.PromptTokens != 120 || u.CompletionTokens != 7 || u.PromptDetails.CachedTokens != 64 {
+		t.Errorf("usage = %+v, %v", u, ok)
+	}
+	if _, ok := parseUsage(body, wire.Member(body, all, "id")); ok {
+		t.Error("a string read as usage")
+	}
+	if _, ok := parseUsage(body, wire.Member(body, all, "missing")); ok {
+		t.Error("absent usage read")
 	}
 }
