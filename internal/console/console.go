@@ -94,6 +94,7 @@ func New(o Options) *Console {
 	m.HandleFunc("POST /console/users/{user}/password", c.page(c.userPassword))
 	m.HandleFunc("GET /console/projects/{project}", c.page(c.projectPage))
 	m.HandleFunc("POST /console/projects/{project}/keys", c.page(c.createKey))
+	m.HandleFunc("POST /console/projects/{project}/limits", c.page(c.updateLimits))
 	m.HandleFunc("POST /console/keys/{key}/revoke", c.page(c.revokeKey))
 	m.HandleFunc("GET /console/models", c.page(c.modelsPage))
 	m.HandleFunc("GET /console/playground", c.page(c.playgroundPage))
@@ -184,6 +185,11 @@ func (v *view) Money(micros int64, cur string) string { return FormatMoney(v.Lan
 
 // Time formats a moment.
 func (v *view) Time(t time.Time) string { return FormatTime(v.Lang, t) }
+
+// Decimal writes micro-units as a plain decimal for a form field: 12500000 → "12.5".
+func (v *view) Decimal(micros int64) string {
+	return strconv.FormatFloat(float64(micros)/1e6, 'f', -1, 64)
+}
 
 // CSRF is the session's form token.
 func (v *view) CSRF() string {

@@ -288,3 +288,39 @@ func TestSignInThrottled(t *testing.T) {
 		t.Errorf("admin-key sign-in from the throttled client: %d, want 429", st)
 	}
 }
+
+func TestEditProjectLimits(t *testing.T) {
+	e := startServer(t, "")
+	ten := e.seedTenant("Limits org", "limits project")
+	b := newBrowser(t, e.base)
+	b.signInAdmin()
+	_, page := b.get("/console/projects/" + ten.ProjectID)
+	if !strings.Contains(page, `id="limits-form"`) {
+		t.Fatal("no limits form for the platform admin")
+	}
+	st, h, _ := b.do("POST", "/console/projects/"+ten.ProjectID+"/limits", url.Values{"csrf": {csrfOf(t, page)},
+		"rpm": {"600"}, "tpm": {"100000"}, "concurrency": {"4"}, "budget": {"12.5"}})
+	if st != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "done=limits") {
+		t.Fatalf("save limits: %d %q", st, h.Get("Location"))
+	}
+	var p struct {
+		RPM           int64 `json:"rpm"`
+		TPM           int64 `json:"tpm"`
+		Concurrency   int64 `json:"concurrency"`
+		MonthlyBudget int64 `json:"monthly_budget_micros"`
+	}
+	e.api("GET", "/api/projects/"+ten.ProjectID, nil, &p)
+	if p.RPM != 600 || p.TPM != 100000 || p.Concurrency != 4 || p.MonthlyBudget != 12_500_000 {
+		t.Errorf("project after saving = %+v", p)
+	}
+	_, page = b.get("/console/projects/" + ten.ProjectID + "?done=limits")
+	if !strings.Contains(page, `value="12.5"`) || !strings.Contains(page, "Limits and budget saved.") {
+		t.Errorf("the form does not show the saved values:\n%.400s", page)
+	}
+	if st, _, _ := b.do("POST", "/console/projects/"+ten.ProjectID+"/limits", url.Values{"csrf": {csrfOf(t, page)}, "rpm": {"-5"}}); st != http.StatusBadRequest {
+		t.Errorf("negative limit: %d, want 400", st)
+	}
+	if st, _, _ := b.do("POST", "/console/projects/"+ten.ProjectID+"/limits", url.Values{"rpm": {"1"}}); st == http.StatusSeeOther {
+		t.Error("saved without a CSRF token")
+	}
+}

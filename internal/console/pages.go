@@ -217,6 +217,7 @@ type projectData struct {
 	Org       *tenancy.Org
 	Keys      []keyRow
 	CanManage bool
+	CanEdit   bool   // the project's limits and budget (org owners and admins)
 	NewSecret string // shown once, right after creation
 	NewName   string
 	Flash     string
@@ -232,7 +233,8 @@ func (c *Console) projectFor(r *http.Request, s *session) (*tenancy.Project, boo
 
 func (c *Console) renderProject(w http.ResponseWriter, r *http.Request, s *session, p *tenancy.Project, status int, secret, name, flash string) {
 	o, _ := c.tenants.Org(p.OrgID)
-	d := projectData{Project: p, Org: o, CanManage: s.key.CanManageProject(p), NewSecret: secret, NewName: name, Flash: flash}
+	d := projectData{Project: p, Org: o, CanManage: s.key.CanManageProject(p), CanEdit: s.key.CanManageOrg(p.OrgID),
+		NewSecret: secret, NewName: name, Flash: flash}
 	now := time.Now()
 	for _, k := range c.tenants.Keys(p.OrgID, p.ID) {
 		st := "status.active"
@@ -254,8 +256,11 @@ func (c *Console) projectPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	flash := ""
-	if r.URL.Query().Get("done") == "revoked" {
+	switch r.URL.Query().Get("done") {
+	case "revoked":
 		flash = T(PickLang(r), "proj.key.revoked")
+	case "limits":
+		flash = T(PickLang(r), "proj.limits.saved")
 	}
 	c.renderProject(w, r, s, p, 0, "", "", flash)
 }
@@ -296,6 +301,40 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	c.record(r, s, "key.create", created.ID, map[string]string{"project": p.ID})
 	// The secret is rendered into this one answer and never stored.
 	c.renderProject(w, r, s, p, http.StatusCreated, secret, created.Name, "")
+}
+
+// updateLimits changes a project's rate limits and monthly budget.
+func (c *Console) updateLimits(w http.ResponseWriter, r *http.Request, s *session) {
+	p, ok := c.projectFor(r, s)
+	if !ok {
+		c.fail(w, r, s, http.StatusNotFound, "err.notfound", "")
+		return
+	}
+	if !s.key.CanManageOrg(p.OrgID) {
+		c.fail(w, r, s, http.StatusForbidden, "err.forbidden", "")
+		return
+	}
+	next := *p
+	var errs []error
+	var e error
+	next.RPM, e = formInt(r, "rpm")
+	errs = append(errs, e)
+	next.TPM, e = formInt(r, "tpm")
+	errs = append(errs, e)
+	next.Concurrency, e = formInt(r, "concurrency")
+	errs = append(errs, e)
+	next.MonthlyBudget, e = formMoney(r, "budget")
+	errs = append(errs, e)
+	if err := errors.Join(errs...); err != nil {
+		c.fail(w, r, s, http.StatusBadRequest, "err.invalid", err.Error())
+		return
+	}
+	if _, err := c.tenants.UpdateProject(r.Context(), next); err != nil {
+		c.storeFail(w, r, s, err)
+		return
+	}
+	c.record(r, s, "project.update", p.ID, nil)
+	http.Redirect(w, r, "/console/projects/"+p.ID+"?done=limits", http.StatusSeeOther)
 }
 
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, s *session) {
