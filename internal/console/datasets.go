@@ -105,6 +105,24 @@ func (c *Console) datasetFor(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 // versionFor finds version number ref of ds; "" or "latest" is the newest.
+// pathVersion finds the path's dataset (readable; changeable with manage)
+// and its version {v}, writing the error page when either is missing.
+func (c *Console) pathVersion(w http.ResponseWriter, r *http.Request, s *session, manage bool) (*dataset.Dataset, *dataset.Version, bool) {
+	ds, ok := c.datasetFor(w, r, s, manage)
+	if !ok {
+		return nil, nil, false
+	}
+	v, _, err := c.versionFor(r, ds, r.PathValue("v"))
+	if err == nil && v == nil {
+		err = dataset.ErrNotFound
+	}
+	if err != nil {
+		c.datasetFail(w, r, s, err)
+		return nil, nil, false
+	}
+	return ds, v, true
+}
+
 func (c *Console) versionFor(r *http.Request, ds *dataset.Dataset, ref string) (*dataset.Version, []dataset.Version, error) {
 	vs, err := c.datasets().Versions(r.Context(), ds.ID)
 	if err != nil {
@@ -257,16 +275,8 @@ func curateOptions(r *http.Request) (dataset.CurateOptions, error) {
 }
 
 func (c *Console) curate(w http.ResponseWriter, r *http.Request, s *session) {
-	ds, ok := c.datasetFor(w, r, s, true)
+	ds, v, ok := c.pathVersion(w, r, s, true)
 	if !ok {
-		return
-	}
-	v, _, err := c.versionFor(r, ds, r.PathValue("v"))
-	if err == nil && v == nil {
-		err = dataset.ErrNotFound
-	}
-	if err != nil {
-		c.datasetFail(w, r, s, err)
 		return
 	}
 	o, err := curateOptions(r)
@@ -284,16 +294,8 @@ func (c *Console) curate(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (c *Console) applyAnnotations(w http.ResponseWriter, r *http.Request, s *session) {
-	ds, ok := c.datasetFor(w, r, s, true)
+	ds, v, ok := c.pathVersion(w, r, s, true)
 	if !ok {
-		return
-	}
-	v, _, err := c.versionFor(r, ds, r.PathValue("v"))
-	if err == nil && v == nil {
-		err = dataset.ErrNotFound
-	}
-	if err != nil {
-		c.datasetFail(w, r, s, err)
 		return
 	}
 	nv, err := c.datasets().ApplyAnnotations(r.Context(), v.ID)
@@ -306,16 +308,8 @@ func (c *Console) applyAnnotations(w http.ResponseWriter, r *http.Request, s *se
 }
 
 func (c *Console) exportDataset(w http.ResponseWriter, r *http.Request, s *session) {
-	ds, ok := c.datasetFor(w, r, s, false)
+	ds, v, ok := c.pathVersion(w, r, s, false)
 	if !ok {
-		return
-	}
-	v, _, err := c.versionFor(r, ds, r.PathValue("v"))
-	if err == nil && v == nil {
-		err = dataset.ErrNotFound
-	}
-	if err != nil {
-		c.datasetFail(w, r, s, err)
 		return
 	}
 	format := r.URL.Query().Get("format")
@@ -363,16 +357,8 @@ type annotateData struct {
 }
 
 func (c *Console) annotatePage(w http.ResponseWriter, r *http.Request, s *session) {
-	ds, ok := c.datasetFor(w, r, s, false)
+	ds, v, ok := c.pathVersion(w, r, s, false)
 	if !ok {
-		return
-	}
-	v, _, err := c.versionFor(r, ds, r.PathValue("v"))
-	if err == nil && v == nil {
-		err = dataset.ErrNotFound
-	}
-	if err != nil {
-		c.datasetFail(w, r, s, err)
 		return
 	}
 	p, _ := c.tenants.Project(ds.ProjectID)
@@ -395,16 +381,8 @@ func (c *Console) annotatePage(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (c *Console) annotate(w http.ResponseWriter, r *http.Request, s *session) {
-	ds, ok := c.datasetFor(w, r, s, true)
+	ds, v, ok := c.pathVersion(w, r, s, true)
 	if !ok {
-		return
-	}
-	v, _, err := c.versionFor(r, ds, r.PathValue("v"))
-	if err == nil && v == nil {
-		err = dataset.ErrNotFound
-	}
-	if err != nil {
-		c.datasetFail(w, r, s, err)
 		return
 	}
 	row, err := strconv.Atoi(r.PostFormValue("row"))
