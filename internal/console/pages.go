@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"switchyard/internal/call"
 	"time"
 
 	"switchyard/internal/audit"
@@ -519,7 +520,8 @@ func (c *Console) chat(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"message":"The body is too large.","type":"invalid_request_error"}}`, http.StatusRequestEntityTooLarge)
 		return
 	}
-	c.gw.Serve(r.Context(), w, &gateway.Call{Op: provider.OpChat, Body: body, RequestID: r.Header.Get(gateway.HeaderRequestID), Key: key, Start: time.Now()})
+	id := r.Header.Get(gateway.HeaderRequestID)
+	c.gw.Serve(r.Context(), w, &call.Call{Op: provider.OpChat, Body: body, ID: gateway.CallID(r.Context()), RequestID: id, Key: key, Start: time.Now()})
 }
 
 // --- usage and invoices ---

@@ -1,9 +1,14 @@
-// Package gateway is the request path of Switchyard: validate the body,
-// find the model, route to a deployment (retries, fallbacks, breaker),
-// call the provider, and relay the answer — stream or not — with the
-// public model name, while recording metrics and one log line.
+// Package gateway is the request path of Switchyard. Serve shows the
+// whole path in one function, each step a plain call in order:
 //
-// Serve shows the whole path in one function; each step is a plain call.
+//	authenticate → validate → admit (limits, budget) → guard input →
+//	route (attempts, retries, fallbacks, breaker) → provider →
+//	guard output (while relaying) → meter → log
+//
+// Each step the gateway does not do itself is a small interface it owns
+// (Authenticator, Admitter, Guard, and the call.Ticket that Admit returns),
+// implemented by a domain package (tenancy, metering, guard) that never
+// imports the gateway: the types that cross live in package call.
 package gateway
 
 import (
@@ -15,8 +20,10 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"switchyard/internal/call"
 	"switchyard/internal/obs"
 	"switchyard/internal/provider"
 	"switchyard/internal/router"
@@ -24,102 +31,44 @@ import (
 	wire "switchyard/internal/wire/openai"
 )
 
+// Authenticator finds the key a secret belongs to (tenancy.Store).
+type Authenticator interface {
+	Authenticate(secret string, now time.Time) (*tenancy.Key, error)
+}
+
+// Admitter decides, before routing, whether a call may go (model access,
+// rate limits, budgets) and returns the ticket that meters it (metering).
+type Admitter interface {
+	// Admit returns a ticket for an admitted call, or a *call.Refusal.
+	Admit(ctx context.Context, c *call.Call, r *call.Request) (call.Ticket, error)
+}
+
+// Guard inspects a call's input and, through the filters it returns, the
+// generated output (guard.Gate).
+type Guard interface {
+	// Input may refuse the call (a *call.Refusal), or return a changed
+	// body (nil: unchanged) and a maker of output filters, one per choice
+	// (nil: the answer passes untouched).
+	Input(ctx context.Context, c *call.Call, r *call.Request) (body []byte, out func() call.Output, err error)
+}
+
 // Service is the gateway. It is safe for concurrent use.
 type Service struct {
-	Router     *router.Router
-	Metrics    *obs.Metrics
-	Log        *slog.Logger
-	LogPrompts bool
-	// Admit, when set, decides whether a call may go (model access, rate
-	// limits, budgets) and accounts for it afterwards (metering).
-	Admit Admitter
-	// Guard, when set, inspects the input before routing (and may refuse
-	// or rewrite it) and rewrites the generated text on the way back.
-	Guard Guard
+	Auth    Authenticator
+	Router  *router.Router
+	Metrics *obs.Metrics
+	Log     *slog.Logger
+	Admit   Admitter // nil: every call goes, unmetered
+	Guard   Guard    // nil: nothing is inspected
+	// MaxBody is the largest request body accepted, in bytes.
+	MaxBody func() int64
+
+	logPrompts atomic.Bool
 }
 
-// Guard inspects a call's input and output.
-type Guard interface {
-	// Input may refuse the call (a *wire.Error), or return a changed body
-	// (nil: unchanged) and a maker of output filters, one per choice
-	// (nil: the answer passes untouched).
-	Input(ctx context.Context, c *Call, r *Request) (body []byte, out func() Output, err error)
-}
-
-// Output rewrites one choice's generated text as it streams.
-type Output interface {
-	// Text takes the next piece of text and returns what may be released
-	// now; it may hold some back.
-	Text(s string) string
-	// Flush returns what is still held at the end.
-	Flush() string
-}
-
-// Admitter decides, before routing, whether a call may go.
-type Admitter interface {
-	// Admit returns a Ticket for an admitted call or an error (a
-	// *wire.Error, typically 403 or 429) for a refused one.
-	Admit(ctx context.Context, c *Call, r *Request) (Ticket, error)
-}
-
-// Request is what the gateway learned from the body, for the Admitter.
-type Request struct {
-	Model  string
-	Body   []byte
-	Fields wire.Fields
-	Stream bool
-}
-
-// Ticket follows an admitted call.
-type Ticket interface {
-	// Header adds the rate-limit headers to the response.
-	Header(h http.Header)
-	// Route admits an attempt on deployment d (per-deployment limits); the
-	// returned release is called when the attempt ends. An error wrapping
-	// provider.ErrRateLimited lets the router try another deployment.
-	Route(ctx context.Context, d *router.Deployment) (release func(), err error)
-	// Done accounts for the finished call. It is called exactly once.
-	Done(r *Result)
-	// WantUsage reports whether the gateway should ask a streaming upstream
-	// for a usage chunk when the client did not.
-	WantUsage() bool
-}
-
-// Result is a finished call as the Ticket sees it.
-type Result struct {
-	Model, Deployment string
-	Status            int
-	Stream            bool
-	Usage             Usage
-	// UsageReported is false when the upstream sent no usage (an abandoned
-	// or failed stream): Generated then holds the text streamed so far.
-	UsageReported bool
-	Generated     []byte
-	Latency       time.Duration
-	// Request is the body as sent upstream (after the guard) and Response
-	// the body the client got (non-streamed answers only); both valid only
-	// during Done.
-	Request, Response []byte
-}
-
-// Usage is the token count an upstream reported.
-type Usage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
-	PromptDetails    struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-}
-
-// Call is one API request as the handlers hand it over.
-type Call struct {
-	Op        provider.Op
-	Body      []byte // the client's body; valid until Serve returns
-	RequestID string
-	Key       *tenancy.Key
-	Start     time.Time
-	Tags      string // the x-switchyard-tags header, for request logs
-}
+// SetLogPrompts turns the request bodies in the log line on or off; safe
+// while requests are served (configuration reloads call it).
+func (g *Service) SetLogPrompts(on bool) { g.logPrompts.Store(on) }
 
 // Headers the gateway sets on every proxied answer.
 const (
@@ -127,57 +76,108 @@ const (
 	HeaderDeployment = "X-Switchyard-Deployment"
 )
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// idKey carries the id Switchyard made for an HTTP request in its context.
+type idKey struct{}
 
-// outcome is what Serve learned, for the log line and metrics.
+// WithCallID returns ctx carrying the id Switchyard generated for the
+// request (the ledger's identity for the call it makes).
+func WithCallID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, idKey{}, id)
+}
+
+// CallID returns the id WithCallID stored, or "".
+func CallID(ctx context.Context) string {
+	id, _ := ctx.Value(idKey{}).(string)
+	return id
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// outcome is what Serve learned, for the meter, the log line and metrics.
 type outcome struct {
 	model, deployment string
 	status            int
-	usage             Usage
+	err               error // the cause of an error answer, for the log
+	usage             call.Usage
 	hasUsage          bool
 	stream            bool
 	attempts          int
 	ttft              time.Duration
-	ticket            Ticket
+	ticket            call.Ticket
 	generated         *[]byte  // streamed text as the client saw it, kept only while a ticket wants it
 	outputs           *outputs // the guard's output filters, if any
-	request, response []byte   // for the ticket: the body sent upstream, the body the client got
+	request, response []byte   // the body sent upstream (after the guard), the body the client got
 }
 
-// Serve runs the request path for c and writes the answer to w.
-func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
-	o := outcome{status: http.StatusOK}
-	defer g.finish(c, &o)
+// Handler serves op over HTTP: it authenticates the key, reads the body
+// and hands the call to Serve.
+func (g *Service) Handler(op provider.Op) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := &call.Call{Op: op, Start: time.Now(), RequestID: r.Header.Get(HeaderRequestID),
+			ID: CallID(r.Context()), Tags: r.Header.Get("X-Switchyard-Tags")}
+		if c.ID == "" {
+			c.ID = c.RequestID
+		}
+		// 1. Authenticate.
+		k, err := g.authenticate(r, c.Start)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		c.Key = k
+		bp := bodyPool.Get().(*[]byte)
+		defer bodyPool.Put(bp)
+		if c.Body, err = readBody(w, r, (*bp)[:0], g.MaxBody()); err != nil {
+			writeError(w, err)
+			return
+		}
+		*bp = c.Body
+		if g.Metrics != nil {
+			g.Metrics.InFlight.Inc()
+			defer g.Metrics.InFlight.Dec()
+		}
+		g.Serve(r.Context(), w, c)
+	}
+}
 
-	// 1. Validate the body and find what we act on.
+// Serve runs the request path for the authenticated call c (c.Key set) and
+// writes the answer to w.
+func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call) {
+	o := outcome{status: http.StatusOK}
+	defer g.finish(c, &o) // meter, then log
+
+	// 2. Validate the body and find what we act on.
 	f, model, stream, err := validate(c.Op, c.Body)
 	if err != nil {
-		o.status = writeError(w, err)
+		o.fail(w, err)
 		return
 	}
 	o.model, o.stream = model, stream
-	if _, ok := g.Router.Catalog().Model(model); !ok {
-		o.status = writeError(w, wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
-			"The model `"+model+"` does not exist or you do not have access to it."))
+	m, ok := g.Router.Catalog().Model(model)
+	if !ok {
+		o.fail(w, modelNotFound(model))
 		return
 	}
+	if !m.Supports(c.Op) {
+		o.fail(w, wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "unsupported_operation", "model",
+			"The model `"+model+"` does not support "+c.Op.Path()[1:]+" requests."))
+		return
+	}
+	req := &call.Request{Model: model, Body: c.Body, Fields: f, Stream: stream, Header: w.Header()}
 
-	// 2. Admit: model access, rate limits, budgets.
-	src := c.Body
+	// 3. Admit: model access, rate limits, budgets.
 	stripUsage := false
 	if g.Admit != nil {
-		t, err := g.Admit.Admit(ctx, c, &Request{Model: model, Body: c.Body, Fields: f, Stream: stream})
-		if err != nil {
-			o.status = writeError(w, err)
+		if o.ticket, err = g.Admit.Admit(ctx, c, req); err != nil {
+			o.fail(w, err)
 			return
 		}
-		o.ticket = t
-		t.Header(w.Header())
-		if stream && c.Op != provider.OpEmbedding && t.WantUsage() {
-			if b, ok := askUsage(c.Body, f); ok {
-				src, stripUsage = b, true
-				if f, err = wire.Scan(src); err != nil {
-					src, stripUsage = c.Body, false
+		if stream && c.Op != provider.OpEmbedding {
+			// The meter counts streams from the upstream's usage chunk.
+			if b, ok := askUsage(req.Body, req.Fields); ok {
+				if nf, err := wire.Scan(b); err == nil {
+					req.Body, req.Fields, stripUsage = b, nf, true
 				}
 			}
 			gp := genPool.Get().(*[]byte)
@@ -187,69 +187,101 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *Call) {
 		}
 	}
 
-	// 3. Guard: may refuse the input, rewrite it, and filter the output.
+	// 4. Guard the input: it may refuse it, rewrite it, and filter the output.
 	if g.Guard != nil {
-		body, out, err := g.Guard.Input(ctx, c, &Request{Model: model, Body: src, Fields: f, Stream: stream})
+		body, out, err := g.Guard.Input(ctx, c, req)
 		if err != nil {
-			o.status = writeError(w, err)
+			o.fail(w, err)
 			return
 		}
 		if body != nil {
 			if nf, err := wire.Scan(body); err == nil {
-				src, f = body, nf
+				req.Body, req.Fields = body, nf
 			}
 		}
 		if out != nil {
 			o.outputs = &outputs{make: out}
 		}
 	}
+	o.request = req.Body
 
-	o.request = src
-
-	// 4. Route: each attempt renames the model for its deployment and relays.
+	// 5. Route: attempts on deployments, retries, fallbacks, the breaker.
+	plan, err := g.Router.Plan(model, c.Op)
+	if err != nil {
+		o.fail(w, upstreamError(ctx, err, o.deployment))
+		return
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	res, err := g.Router.Do(ctx, model, func(ctx context.Context, d *router.Deployment) (bool, error) {
-		if o.ticket != nil {
-			release, err := o.ticket.Route(ctx, d)
-			if err != nil {
-				return false, err
+	for {
+		d, err := plan.Next(ctx)
+		if err != nil {
+			if !o.committed() {
+				o.fail(w, upstreamError(ctx, err, o.deployment))
+			} else if o.status == http.StatusOK && ctx.Err() != nil {
+				o.status = 499 // client closed the stream
 			}
-			defer release()
-		}
-		body := src
-		if d.Upstream != model {
-			*bp = wire.AppendReplaced((*bp)[:0], src, f.Model, d.Upstream)
-			body = *bp
+			break
 		}
 		o.deployment = d.ID
-		sent := time.Now()
-		resp, err := d.Provider.Do(ctx, &provider.Request{Op: c.Op, Body: body, Stream: stream, RequestID: c.RequestID})
+		committed, err := g.attempt(ctx, w, c, req, d, stripUsage, bp, &o)
+		if !plan.Report(d, committed, err) {
+			if err != nil && !committed {
+				o.fail(w, upstreamError(ctx, err, o.deployment))
+			} else if err != nil && o.status == http.StatusOK && ctx.Err() != nil {
+				o.status = 499
+			}
+			break
+		}
+	}
+	o.attempts = plan.Attempts
+	if plan.Deployment != nil {
+		o.deployment = plan.Deployment.ID
+	}
+}
+
+// attempt is one try on deployment d: the ticket admits it on d's own
+// limits, the model is renamed for d, 6. the provider is called, and the
+// answer relayed through the guard's output filters.
+func (g *Service) attempt(ctx context.Context, w http.ResponseWriter, c *call.Call, req *call.Request, d *router.Deployment, stripUsage bool, bp *[]byte, o *outcome) (committed bool, err error) {
+	if o.ticket != nil {
+		release, err := o.ticket.Route(ctx, d.ID)
 		if err != nil {
 			return false, err
 		}
-		if stream {
-			return g.relayStream(ctx, w, c, d, resp.Stream, model, sent, stripUsage, &o)
-		}
-		o.ttft = time.Since(sent)
-		o.response = g.relayBody(w, c, d, resp.Body, model, &o)
-		return true, nil
-	})
-	o.attempts = res.Attempts
-	if res.Deployment != nil {
-		o.deployment = res.Deployment.ID
+		defer release()
 	}
-	if err != nil && !o.committed() {
-		o.status = writeError(w, upstreamError(ctx, err))
-	} else if err != nil && o.status == http.StatusOK && ctx.Err() != nil {
-		o.status = 499 // client closed the stream
+	body := req.Body
+	if d.Upstream != req.Model {
+		*bp = wire.AppendReplaced((*bp)[:0], req.Body, req.Fields.Model, d.Upstream)
+		body = *bp
 	}
+	sent := time.Now()
+	resp, err := d.Provider.Do(ctx, &provider.Request{Op: c.Op, Body: body, Stream: req.Stream, RequestID: c.RequestID})
+	if err != nil {
+		return false, err
+	}
+	if req.Stream {
+		return g.relayStream(ctx, w, d, resp.Stream, req.Model, sent, stripUsage, o)
+	}
+	o.ttft = time.Since(sent)
+	o.response = g.relayBody(w, d, resp.Body, req.Model, o)
+	return true, nil
+}
+
+// fail answers with err, unless something was already written.
+func (o *outcome) fail(w http.ResponseWriter, err error) {
+	if o.committed() {
+		return
+	}
+	o.err = err
+	o.status = writeError(w, err)
 }
 
 func (o *outcome) committed() bool { return o.status != http.StatusOK || o.ttft > 0 }
 
 // relayBody writes a non-streamed answer with the public model name.
-func (g *Service) relayBody(w http.ResponseWriter, c *Call, d *router.Deployment, body []byte, model string, o *outcome) []byte {
+func (g *Service) relayBody(w http.ResponseWriter, d *router.Deployment, body []byte, model string, o *outcome) []byte {
 	if f, err := wire.Scan(body); err == nil {
 		o.usage, o.hasUsage = parseUsage(body, f.Usage) // before the splice moves the spans
 		if f.Model.Present() && d.Upstream != model {
@@ -276,7 +308,7 @@ var (
 
 // relayStream forwards SSE events. Nothing is written until the first event
 // has arrived, so a stream that fails before it can still be retried.
-func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Call, d *router.Deployment, s provider.Stream, model string, sent time.Time, stripUsage bool, o *outcome) (bool, error) {
+func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *router.Deployment, s provider.Stream, model string, sent time.Time, stripUsage bool, o *outcome) (bool, error) {
 	defer s.Close()
 	first, err := s.Next()
 	if err == io.EOF {
@@ -349,7 +381,7 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, c *Cal
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				e := upstreamError(ctx, err)
+				e := errorOf(upstreamError(ctx, err, d.ID), "")
 				w.Write(wire.AppendEvent(nil, e.Marshal()))
 				if flusher != nil {
 					flusher.Flush()
@@ -365,8 +397,8 @@ var doneEvent = []byte("data: [DONE]\n\n")
 
 // parseUsage reads a usage object straight from the scanned body (no
 // decoding of the rest: this runs on every answer).
-func parseUsage(body []byte, sp wire.Span) (Usage, bool) {
-	var u Usage
+func parseUsage(body []byte, sp wire.Span) (call.Usage, bool) {
+	var u call.Usage
 	if !sp.Present() || body[sp.Start] != '{' {
 		return u, false
 	}
@@ -382,27 +414,44 @@ func parseUsage(body []byte, sp wire.Span) (Usage, bool) {
 	return u, true
 }
 
-// upstreamError turns a routing error into the client's error.
-func upstreamError(ctx context.Context, err error) *wire.Error {
+// upstreamError turns a routing error into the client's error: the kind
+// and the deployment, never the upstream's address or transport detail
+// (those go to the log line with the request id).
+func upstreamError(ctx context.Context, err error, deployment string) error {
 	var se *provider.StatusError
+	var ref *call.Refusal
 	switch {
+	case errors.As(err, &ref):
+		return err // a step's refusal (a deployment at its own limit)
 	case errors.Is(err, router.ErrModelNotFound):
 		return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model", err.Error())
 	case errors.As(err, &se) && se.Status == http.StatusTooManyRequests:
 		e := wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", "",
 			"upstream rate limit: "+provider.UpstreamMessage(se.Body))
 		if se.RetryAfter > 0 {
-			e.Header = http.Header{"Retry-After": {strconv.Itoa(int((se.RetryAfter + time.Second - 1) / time.Second))}}
+			e.Header = http.Header{"Retry-After": {retryAfter(se.RetryAfter)}}
 		}
 		return e
 	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500:
 		return &wire.Error{Status: se.Status, Message: provider.UpstreamMessage(se.Body), Type: wire.TypeInvalidRequest, Raw: passthroughBody(se.Body)}
-	case errors.Is(err, provider.ErrTimeout):
-		return wire.NewError(http.StatusGatewayTimeout, wire.TypeTimeout, "upstream_timeout", "", "every upstream failed; last error: "+err.Error())
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return wire.NewError(499, wire.TypeInvalidRequest, "client_closed_request", "", "client closed the request")
+	case errors.Is(err, router.ErrNoDeployment):
+		return wire.NewError(http.StatusServiceUnavailable, wire.TypeUpstream, "no_healthy_deployment", "",
+			"No deployment of this model is available right now; try again shortly.")
+	case errors.Is(err, provider.ErrTimeout):
+		return wire.NewError(http.StatusGatewayTimeout, wire.TypeTimeout, "upstream_timeout", "",
+			"Deployment "+deployment+" timed out.")
+	case errors.As(err, &se):
+		return wire.NewError(http.StatusBadGateway, wire.TypeUpstream, "upstream_error", "",
+			"Deployment "+deployment+" failed: upstream status "+strconv.Itoa(se.Status)+".")
 	}
-	return wire.NewError(http.StatusBadGateway, wire.TypeUpstream, "upstream_error", "", "every upstream failed; last error: "+err.Error())
+	return wire.NewError(http.StatusBadGateway, wire.TypeUpstream, "upstream_unreachable", "",
+		"Deployment "+deployment+" could not be reached.")
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 // passthroughBody keeps an upstream 4xx body when it is already an OpenAI
@@ -417,12 +466,54 @@ func passthroughBody(b []byte) []byte {
 	return b
 }
 
-// writeError writes err in OpenAI's shape and returns the status.
-func writeError(w http.ResponseWriter, err error) int {
+// errorOf maps an error of any step to the API's error: the one place
+// where kinds become statuses, types and codes. Anything without a kind
+// is a 500 that names the request id and nothing internal.
+func errorOf(err error, requestID string) *wire.Error {
 	var e *wire.Error
-	if !errors.As(err, &e) {
-		e = wire.NewError(http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
+	if errors.As(err, &e) {
+		return e
 	}
+	var r *call.Refusal
+	if errors.As(err, &r) {
+		var out *wire.Error
+		switch r.Kind {
+		case call.ErrForbidden:
+			out = wire.NewError(http.StatusForbidden, wire.TypePermission, "insufficient_permissions", r.Param, r.Message)
+		case call.ErrModelNotFound:
+			out = wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model", r.Message)
+		case call.ErrRateLimited:
+			out = wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", r.Param, r.Message)
+		case call.ErrQuota:
+			out = wire.NewError(http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota", r.Param, r.Message)
+		case call.ErrBlocked:
+			out = wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "content_policy_violation", r.Param, r.Message)
+		case call.ErrUnavailable:
+			out = wire.NewError(http.StatusServiceUnavailable, wire.TypeServer, "service_unavailable", r.Param, r.Message)
+		}
+		if out != nil {
+			out.Header = r.Header
+			if r.RetryAfter > 0 {
+				if out.Header == nil {
+					out.Header = http.Header{}
+				}
+				if out.Header.Get("Retry-After") == "" {
+					out.Header.Set("Retry-After", retryAfter(r.RetryAfter))
+				}
+			}
+			return out
+		}
+	}
+	msg := "The server had an error while processing your request."
+	if requestID != "" {
+		msg += " (request id " + requestID + ")"
+	}
+	return wire.NewError(http.StatusInternalServerError, wire.TypeServer, "internal_error", "", msg)
+}
+
+// writeError writes err in the API's error shape and returns the status.
+func writeError(w http.ResponseWriter, err error) int {
+	e := errorOf(err, w.Header().Get(HeaderRequestID))
 	if e.Status == 499 {
 		return 499
 	}
@@ -441,14 +532,76 @@ func writeError(w http.ResponseWriter, err error) int {
 	return e.Status
 }
 
-// WriteError is writeError for the HTTP layer.
+// WriteError is writeError for the HTTP layer: the same mapping for every
+// handler. It returns the status written.
 func WriteError(w http.ResponseWriter, err error) int { return writeError(w, err) }
 
-// finish records metrics and the request's one log line.
-func (g *Service) finish(c *Call, o *outcome) {
+// ErrorOf is the API error err maps to (for handlers that log or wrap it).
+func ErrorOf(err error, requestID string) *wire.Error { return errorOf(err, requestID) }
+
+// authenticate finds the caller's key from Authorization or x-api-key.
+func (g *Service) authenticate(r *http.Request, now time.Time) (*tenancy.Key, error) {
+	secret := tenancy.BearerToken(r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
+	if secret == "" {
+		return nil, wire.NewError(http.StatusUnauthorized, wire.TypeAuthentication, "missing_api_key", "",
+			"You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.")
+	}
+	k, err := g.Auth.Authenticate(secret, now)
+	if err != nil {
+		return nil, wire.NewError(http.StatusUnauthorized, wire.TypeAuthentication, "invalid_api_key", "", "Incorrect API key provided.")
+	}
+	return k, nil
+}
+
+// readBody reads the request body into buf, refusing more than max bytes.
+func readBody(w http.ResponseWriter, r *http.Request, buf []byte, max int64) ([]byte, error) {
+	tooBig := func() error {
+		return wire.NewError(http.StatusRequestEntityTooLarge, wire.TypeInvalidRequest, "request_too_large", "",
+			"The request body is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes.")
+	}
+	if r.ContentLength > max {
+		return nil, tooBig()
+	}
+	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
+		buf = make([]byte, 0, r.ContentLength)
+	}
+	body := http.MaxBytesReader(w, r.Body, max)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooBig()
+			}
+			if err == io.EOF {
+				return buf, nil
+			}
+			return nil, wire.Invalid("", "The request body could not be read completely.")
+		}
+	}
+}
+
+// ReadBody is readBody for other handlers of JSON bodies.
+func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	return readBody(w, r, nil, max)
+}
+
+func modelNotFound(model string) error {
+	return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
+		"The model `"+model+"` does not exist or you do not have access to it.")
+}
+
+// finish is the path's last two steps, run however the call ended:
+// 7. meter the call (the ticket counts, prices and records it), then
+// 8. record metrics and the request's one log line.
+func (g *Service) finish(c *call.Call, o *outcome) {
 	took := time.Since(c.Start)
 	if o.ticket != nil {
-		r := &Result{Model: o.model, Deployment: o.deployment, Status: o.status, Stream: o.stream,
+		r := &call.Result{Model: o.model, Deployment: o.deployment, Status: o.status, Stream: o.stream,
 			Usage: o.usage, UsageReported: o.hasUsage, Latency: took, Request: o.request, Response: o.response}
 		if o.generated != nil {
 			r.Generated = *o.generated
@@ -489,11 +642,19 @@ func (g *Service) finish(c *Call, o *outcome) {
 		slog.Int64("tokens_in", o.usage.PromptTokens),
 		slog.Int64("tokens_out", o.usage.CompletionTokens),
 	}
+	if c.ID != c.RequestID {
+		attrs = append(attrs, slog.String("call", c.ID))
+	}
 	if c.Key != nil {
 		attrs = append(attrs, slog.String("key", c.Key.ID))
 	}
-	if g.LogPrompts {
-		attrs = append(attrs, slog.String("body", string(c.Body)))
+	if o.err != nil && o.status >= 500 {
+		attrs = append(attrs, slog.String("err", o.err.Error()))
+	}
+	if g.logPrompts.Load() && o.request != nil {
+		// Only what the guard let through: o.request is the body as sent
+		// upstream, and stays nil for a call refused before routing.
+		attrs = append(attrs, slog.String("body", string(o.request)))
 	}
 	g.Log.LogAttrs(context.Background(), level, "request", attrs...)
 }

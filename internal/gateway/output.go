@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"switchyard/internal/call"
 
 	wire "switchyard/internal/wire/openai"
 )
@@ -9,17 +10,17 @@ import (
 // outputs applies the guard's output filters to an answer: one filter per
 // choice index, over chat message/delta content and completion text.
 type outputs struct {
-	make  func() Output
-	byIdx map[int64]Output
+	make  func() call.Output
+	byIdx map[int64]call.Output
 	order []int64
 }
 
-func (o *outputs) of(idx int64) Output {
+func (o *outputs) of(idx int64) call.Output {
 	if f, ok := o.byIdx[idx]; ok {
 		return f
 	}
 	if o.byIdx == nil {
-		o.byIdx = map[int64]Output{}
+		o.byIdx = map[int64]call.Output{}
 	}
 	f := o.make()
 	o.byIdx[idx] = f

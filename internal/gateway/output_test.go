@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"switchyard/internal/call"
 	wire "switchyard/internal/wire/openai"
 )
 
@@ -24,7 +25,7 @@ func (h *holdUpper) Text(s string) string {
 
 func (h *holdUpper) Flush() string { out := strings.ToUpper(h.held); h.held = ""; return out }
 
-func newOutputs() *outputs { return &outputs{make: func() Output { return &holdUpper{} }} }
+func newOutputs() *outputs { return &outputs{make: func() call.Output { return &holdUpper{} }} }
 
 func content(t *testing.T, doc []byte) (string, string) {
 	t.Helper()

@@ -18,13 +18,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"switchyard/internal/call"
 	"switchyard/internal/db"
-	"switchyard/internal/gateway"
 	"switchyard/internal/limits"
 	"switchyard/internal/metering/ledger"
 	"switchyard/internal/metering/tokenize"
 	"switchyard/internal/provider"
-	"switchyard/internal/router"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
 )
@@ -33,7 +32,8 @@ import (
 // reservations when a request sets no max_tokens.
 const DefaultMaxOutput = 4096
 
-// Meter implements gateway.Admitter.
+// Meter admits calls and meters them: it is the gateway's Admitter, and
+// the tickets it returns are the path's metering step.
 type Meter struct {
 	Tenants *tenancy.Store
 	DB      *db.DB
@@ -66,16 +66,16 @@ func (m *Meter) clock() time.Time {
 	return time.Now()
 }
 
-var _ gateway.Admitter = (*Meter)(nil)
+var _ call.Ticket = (*ticket)(nil)
 
 // ticket follows one admitted call.
 type ticket struct {
 	m        *Meter
 	key      *tenancy.Key
-	call     *gateway.Call
+	call     *call.Call
 	model    string
 	start    time.Time
-	req      *gateway.Request
+	req      *call.Request
 	prompt   int64 // estimated prompt tokens; -1 until counted
 	maxOut   int64
 	decision limits.Decision
@@ -85,16 +85,17 @@ type ticket struct {
 	enc      *tokenize.Encoding // loaded on first use
 }
 
-// Admit implements gateway.Admitter.
-func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) (gateway.Ticket, error) {
+// Admit checks the key's model access, rate limits and budgets; it returns
+// a ticket that meters the call, or a *call.Refusal.
+func (m *Meter) Admit(ctx context.Context, c *call.Call, r *call.Request) (call.Ticket, error) {
 	k := c.Key
 	if k.Role == tenancy.RoleUser {
-		return nil, wire.NewError(http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "",
-			"A user key manages the platform through /api; call /v1 with a project key.")
+		return nil, &call.Refusal{Kind: call.ErrForbidden,
+			Message: "A user key manages the platform through /api; call /v1 with a project key."}
 	}
 	if !k.Allows(r.Model) {
-		return nil, wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
-			"The model `"+r.Model+"` does not exist or you do not have access to it.")
+		return nil, &call.Refusal{Kind: call.ErrModelNotFound, Param: "model",
+			Message: "The model `" + r.Model + "` does not exist or you do not have access to it."}
 	}
 	dep := m.deploy.Load()
 	t := &ticket{m: m, key: k, call: c, req: r, model: r.Model, start: m.clock(), tok: dep.Tokenizers, prompt: -1}
@@ -121,13 +122,15 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 			}
 			m.Log.Warn("rate limits unavailable; admitting", "err", err)
 		} else if !d.Allowed {
-			e := wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", "",
-				fmt.Sprintf("Rate limit reached for %s on %s. Please try again in %s.", scopeName(d.Scope), d.Reason, d.RetryAfter.Round(time.Millisecond)))
-			e.Header = http.Header{}
+			e := &call.Refusal{Kind: call.ErrRateLimited, RetryAfter: d.RetryAfter, Header: http.Header{},
+				Message: fmt.Sprintf("Rate limit reached for %s on %s. Please try again in %s.", scopeName(d.Scope), d.Reason, d.RetryAfter.Round(time.Millisecond))}
 			d.Header(e.Header)
 			return nil, e
 		} else {
 			t.decision, t.lease = d, lease
+			if r.Header != nil {
+				d.Header(r.Header)
+			}
 		}
 	}
 
@@ -141,8 +144,8 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 			switch {
 			case errors.As(err, &be):
 				t.release()
-				return nil, wire.NewError(http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota", "",
-					"You exceeded your current quota ("+scopeName(be.Scope)+"); please check your plan and billing details.")
+				return nil, &call.Refusal{Kind: call.ErrQuota,
+					Message: "You exceeded your current quota (" + scopeName(be.Scope) + "); please check your plan and billing details."}
 			case err != nil && !m.FailOpen:
 				t.release()
 				return nil, backendDown(err)
@@ -157,8 +160,8 @@ func (m *Meter) Admit(ctx context.Context, c *gateway.Call, r *gateway.Request) 
 }
 
 func backendDown(err error) error {
-	return wire.NewError(http.StatusServiceUnavailable, wire.TypeServer, "limits_unavailable", "",
-		"Rate limits and budgets cannot be checked right now: "+err.Error())
+	return &call.Refusal{Kind: call.ErrUnavailable, Cause: err,
+		Message: "Rate limits and budgets cannot be checked right now; try again shortly."}
 }
 
 func scopeName(scope string) string {
@@ -271,35 +274,29 @@ func (m *Meter) price(model, deployment string, at time.Time) (tenancy.Price, bo
 	return best, found
 }
 
-// Header implements gateway.Ticket.
-func (t *ticket) Header(h http.Header) {
-	if t.lease != nil {
-		t.decision.Header(h)
-	}
-}
-
-// WantUsage implements gateway.Ticket: streams are always metered.
-func (t *ticket) WantUsage() bool { return true }
-
-// Route implements gateway.Ticket with the deployment's own limits.
-func (t *ticket) Route(ctx context.Context, d *router.Deployment) (func(), error) {
-	rule, ok := t.m.deploy.Load().Limits[d.ID]
+// Route implements call.Ticket with the deployment's own limits. A
+// deployment at its limit is refused with call.ErrRateLimited and the
+// wait, so the router skips it for that long and tries another.
+func (t *ticket) Route(ctx context.Context, deployment string) (func(), error) {
+	rule, ok := t.m.deploy.Load().Limits[deployment]
 	if !ok {
-		return func() {}, nil
+		return noRelease, nil
 	}
 	dec, lease, err := t.m.Limits.Acquire(ctx, []limits.Rule{rule}, limits.Usage{Tokens: t.promptTokens() + t.maxOut})
 	if err != nil {
 		if t.m.FailOpen {
-			return func() {}, nil
+			return noRelease, nil
 		}
-		return nil, fmt.Errorf("deployment limits: %w", err)
+		return nil, backendDown(err)
 	}
 	if !dec.Allowed {
-		return nil, &provider.StatusError{Status: http.StatusTooManyRequests, RetryAfter: dec.RetryAfter,
-			Body: []byte(`{"error":{"message":"deployment ` + d.ID + ` is at its ` + dec.Reason + ` limit"}}`)}
+		return nil, &call.Refusal{Kind: call.ErrRateLimited, RetryAfter: dec.RetryAfter,
+			Message: "Deployment " + deployment + " is at its " + dec.Reason + " limit. Please try again in " + dec.RetryAfter.Round(time.Millisecond).String() + "."}
 	}
 	return lease.Release, nil
 }
+
+func noRelease() {}
 
 func (t *ticket) release() {
 	if t.lease != nil {
@@ -307,8 +304,8 @@ func (t *ticket) release() {
 	}
 }
 
-// Done implements gateway.Ticket: count, price, settle and record.
-func (t *ticket) Done(r *gateway.Result) {
+// Done implements call.Ticket: count, price, settle and record.
+func (t *ticket) Done(r *call.Result) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tok := tenancy.Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens, Completion: r.Usage.CompletionTokens}
@@ -359,7 +356,7 @@ func (t *ticket) Done(r *gateway.Result) {
 
 // log is what a project that keeps bodies keeps of this call: copies, as
 // the gateway reuses its buffers once Done returns.
-func (t *ticket) log(r *gateway.Result) *ledger.Log {
+func (t *ticket) log(r *call.Result) *ledger.Log {
 	body := t.req.Body
 	l := &ledger.Log{Request: capped(r.Request), Response: capped(r.Response)}
 	if r.Stream {
@@ -406,7 +403,7 @@ func (t *ticket) encoding() *tokenize.Encoding {
 }
 
 // estimatePrompt counts the prompt's tokens.
-func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *gateway.Request) int64 {
+func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *call.Request) int64 {
 	switch op {
 	case provider.OpChat:
 		if n, ok := countPlainChat(enc, r.Body, r.Fields); ok {

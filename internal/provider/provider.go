@@ -87,6 +87,20 @@ type Provider interface {
 	Close() error
 }
 
+// Supporter is a provider that serves only some operations; the router
+// sends it no other. A provider without the method serves every one.
+type Supporter interface {
+	Supports(op Op) bool
+}
+
+// Supports reports whether p serves op.
+func Supports(p Provider, op Op) bool {
+	if s, ok := p.(Supporter); ok {
+		return s.Supports(op)
+	}
+	return true
+}
+
 // Error kinds the router branches on with errors.Is.
 var (
 	ErrRateLimited    = errors.New("upstream rate limited")
@@ -134,11 +148,17 @@ func Retryable(err error) bool {
 	return errors.Is(err, ErrRateLimited) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrTimeout)
 }
 
-// RetryAfterOf returns the Retry-After an error carries, if any.
+// RetryAfterOf returns the wait an error asks for: an upstream's
+// Retry-After, or the RetryDelay of an error in the chain that has one (a
+// deployment at its own limit).
 func RetryAfterOf(err error) time.Duration {
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.RetryAfter
+	}
+	var d interface{ RetryDelay() time.Duration }
+	if errors.As(err, &d) {
+		return d.RetryDelay()
 	}
 	return 0
 }

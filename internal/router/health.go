@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,7 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 		!errors.Is(err, context.Canceled)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err != nil {
+	if err != nil && !clientFault(err) {
 		h.lastErr = err.Error()
 		h.lastErrT = time.Now()
 	}
@@ -126,7 +127,7 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 		h.fails++
 		if h.state == HalfOpen || (r.breaker.Failures > 0 && h.fails >= r.breaker.Failures) {
 			h.state = Open
-			h.openedAt = r.now()
+			h.openedAt = r.clock.Now()
 		}
 	} else if err == nil || !errors.Is(err, provider.ErrRateLimited) {
 		h.fails = 0
@@ -136,12 +137,30 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 		h.probing = false
 		if h.state == HalfOpen { // probe ended without a verdict (e.g. 429)
 			h.state = Open
-			h.openedAt = r.now().Add(-r.breaker.Cooldown.D())
+			h.openedAt = r.clock.Now().Add(-r.breaker.Cooldown.D())
 		}
 	}
 	if h.state != prev && r.obs != nil {
 		r.obs.BreakerState(d.ID, h.state)
 	}
+}
+
+// clientFault reports whether err was the caller's doing (a request the
+// upstream refused as invalid, a client that went away): it says nothing
+// about the deployment and is not its "last error". An upstream 401, 403
+// or 404 is kept: it means the deployment's key or model name is wrong.
+func clientFault(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return true
+	}
+	var se *provider.StatusError
+	if errors.As(err, &se) {
+		switch se.Status {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+			return false
+		}
+	}
+	return errors.Is(err, provider.ErrInvalidRequest)
 }
 
 func (h *health) snapshot(d *Deployment, now time.Time, cooldown time.Duration) Snapshot {

@@ -71,6 +71,16 @@ func (c *Catalog) Model(name string) (*Model, bool) {
 	return m, ok
 }
 
+// Supports reports whether some deployment of m serves op.
+func (m *Model) Supports(op provider.Op) bool {
+	for _, d := range m.Deployments {
+		if provider.Supports(d.Provider, op) {
+			return true
+		}
+	}
+	return false
+}
+
 // Models lists the models in config order.
 func (c *Catalog) Models() []*Model { return c.order }
 
@@ -83,12 +93,13 @@ type Router struct {
 
 	mu     sync.Mutex
 	health map[string]*health // by deployment id, survives reloads
-	now    func() time.Time
+	clock  Clock
+	rand   func(n int) int // rand.IntN, or a seeded source in tests
 }
 
 // New returns a router with an empty catalog.
 func New(rc config.Router, obs Observer) *Router {
-	r := &Router{obs: obs, breaker: rc.Breaker, backoff: rc.Backoff, health: map[string]*health{}, now: time.Now}
+	r := &Router{obs: obs, breaker: rc.Breaker, backoff: rc.Backoff, health: map[string]*health{}, clock: realClock{}, rand: rand.IntN}
 	r.cat.Store(&Catalog{models: map[string]*Model{}})
 	return r
 }
@@ -178,99 +189,161 @@ func (r *Router) healthFor(id string) *health {
 	return h
 }
 
-// Attempt is one try on a deployment. It returns nil when the request was
-// served (for a stream: once its first event reached the client) and an
-// error otherwise; committed reports whether anything reached the client,
-// after which the router never retries.
-type Attempt func(ctx context.Context, d *Deployment) (committed bool, err error)
+// Plan is one request's way through a model's deployments and then its
+// fallbacks, in order. The gateway drives it: Next gives the deployment to
+// try (waiting out backoff and Retry-After cooldowns), Report records the
+// attempt's outcome and says whether to try again. Routing never calls
+// back into the caller.
+type Plan struct {
+	r     *Router
+	cat   *Catalog
+	op    provider.Op
+	chain [8]string // the model, then its fallbacks (at most 7 are followed)
+	n, ci int
+	m     *Model
+	retry int // attempts made on the current model
 
-// Result describes how a request was routed.
-type Result struct {
-	Deployment *Deployment // the one that served it, or the last one tried
-	Attempts   int
-	Fallbacks  int
+	tried  [8]*Deployment
+	ntried int
+	last   error
+	done   bool
+	start  time.Time
+
+	// Deployment is the one that served the request, or the last one tried.
+	Deployment *Deployment
+	// Attempts and Fallbacks count what the request took.
+	Attempts, Fallbacks int
 }
 
-// Do routes one request for the public model name, calling try on chosen
-// deployments until one succeeds, an error is not retryable, or retries and
-// fallbacks are exhausted. It returns the last error.
-func (r *Router) Do(ctx context.Context, name string, try Attempt) (Result, error) {
+// Plan starts routing a request for op on the public model name. Only
+// deployments that serve op are tried.
+func (r *Router) Plan(name string, op provider.Op) (Plan, error) {
 	cat := r.cat.Load()
 	m, ok := cat.models[name]
 	if !ok {
-		return Result{}, ErrModelNotFound
+		return Plan{}, ErrModelNotFound
 	}
-	var res Result
-	var lastErr error
-	chain := append(make([]string, 0, 4), m.Name)
-	chain = append(chain, m.Fallbacks...)
-	for ci, mn := range chain {
-		mm, ok := cat.models[mn]
+	p := Plan{r: r, cat: cat, m: m, op: op}
+	p.chain[0] = m.Name
+	p.n = 1 + copy(p.chain[1:], m.Fallbacks)
+	return p, nil
+}
+
+// Next returns the deployment to try next, after waiting for backoff or a
+// cooldown. When nothing is left to try it returns the error to answer
+// with: the last attempt's, ErrNoDeployment, or the context's.
+func (p *Plan) Next(ctx context.Context) (*Deployment, error) {
+	r := p.r
+	for !p.done {
+		if err := ctx.Err(); err != nil {
+			p.done = true
+			return nil, err
+		}
+		if p.retry > p.m.MaxRetries {
+			if !p.nextModel() {
+				break
+			}
+			continue
+		}
+		tried := p.tried[:min(p.ntried, len(p.tried))]
+		d, wait := r.pick(p.m, p.op, tried)
+		if d == nil && wait > 0 && wait <= r.backoff.MaxWait.D() {
+			if err := r.clock.Sleep(ctx, wait); err != nil {
+				p.done = true
+				return nil, err
+			}
+			d, _ = r.pick(p.m, p.op, tried)
+		}
+		if d == nil {
+			if p.last == nil {
+				p.last = ErrNoDeployment
+			}
+			if !p.nextModel() {
+				break
+			}
+			continue
+		}
+		if p.retry > 0 {
+			if r.obs != nil {
+				r.obs.Retry(p.m.Name, d.ID)
+			}
+			if err := r.clock.Sleep(ctx, r.delay(p.retry)); err != nil {
+				p.done = true
+				return nil, err
+			}
+		}
+		p.retry++
+		if p.ntried < len(p.tried) {
+			p.tried[p.ntried] = d
+		}
+		p.ntried++
+		p.Deployment = d
+		p.Attempts++
+		p.start = r.clock.Now()
+		d.h.inflight.Add(1)
+		return d, nil
+	}
+	p.done = true
+	if p.last == nil {
+		p.last = ErrNoDeployment
+	}
+	return nil, p.last
+}
+
+// nextModel moves to the next configured model of the chain.
+func (p *Plan) nextModel() bool {
+	for p.ci++; p.ci < p.n; p.ci++ {
+		mm, ok := p.cat.models[p.chain[p.ci]]
 		if !ok {
 			continue
 		}
-		if ci > 0 {
-			res.Fallbacks++
-			if r.obs != nil {
-				r.obs.Fallback(chain[ci-1], mn)
-			}
+		p.Fallbacks++
+		if p.r.obs != nil {
+			p.r.obs.Fallback(p.chain[p.ci-1], mm.Name)
 		}
-		var tried [8]*Deployment
-		ntried := 0
-		for attempt := 0; attempt <= mm.MaxRetries; attempt++ {
-			d, wait := r.pick(mm, tried[:min(ntried, len(tried))])
-			if d == nil && wait > 0 && wait <= r.backoff.MaxWait.D() {
-				if err := sleep(ctx, wait); err != nil {
-					return res, err
-				}
-				d, _ = r.pick(mm, tried[:min(ntried, len(tried))])
-			}
-			if d == nil {
-				if lastErr == nil {
-					lastErr = ErrNoDeployment
-				}
-				break
-			}
-			if attempt > 0 {
-				if r.obs != nil {
-					r.obs.Retry(mm.Name, d.ID)
-				}
-				if err := sleep(ctx, r.delay(attempt)); err != nil {
-					return res, err
-				}
-			}
-			if ntried < len(tried) {
-				tried[ntried] = d
-			}
-			ntried++
-			res.Deployment = d
-			res.Attempts++
-			start := r.now()
-			d.h.inflight.Add(1)
-			committed, err := try(ctx, d)
-			d.h.inflight.Add(-1)
-			r.report(d, err, r.now().Sub(start))
-			if err == nil {
-				return res, nil
-			}
-			lastErr = err
-			if committed || ctx.Err() != nil || !provider.Retryable(err) {
-				return res, err
-			}
-			if ra := provider.RetryAfterOf(err); ra > 0 {
-				d.h.coolUntil(r.now().Add(ra))
-			}
-		}
+		p.m, p.retry, p.ntried = mm, 0, 0
+		return true
 	}
-	if lastErr == nil {
-		lastErr = ErrNoDeployment
-	}
-	return res, lastErr
+	return false
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Report records how the attempt on d (the one Next returned) ended: err
+// is nil when the request was served, and committed says whether anything
+// reached the client (after which nothing is retried). It reports whether
+// to call Next again.
+func (p *Plan) Report(d *Deployment, committed bool, err error) (again bool) {
+	r := p.r
+	d.h.inflight.Add(-1)
+	r.report(d, err, r.clock.Now().Sub(p.start))
+	if err == nil {
+		p.done, p.last = true, nil
+		return false
+	}
+	p.last = err
+	if committed || !provider.Retryable(err) {
+		p.done = true
+		return false
+	}
+	if ra := provider.RetryAfterOf(err); ra > 0 {
+		d.h.coolUntil(r.clock.Now().Add(ra))
+	}
+	return true
+}
+
+// Clock is the router's time: the real one, or a fake in tests.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done (then it returns ctx's error).
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
-		return nil
+		return ctx.Err()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -279,6 +352,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// SetClock replaces the router's clock and its source of random choices
+// (tests); call it before routing. A nil intn keeps rand.IntN.
+func (r *Router) SetClock(c Clock, intn func(n int) int) {
+	r.clock = c
+	if intn != nil {
+		r.rand = intn
 	}
 }
 
@@ -298,14 +380,14 @@ func (r *Router) delay(retry int) time.Duration {
 // pick chooses a deployment of m, preferring ones not yet tried. When none
 // is available only because of Retry-After cooldowns, it returns nil and how
 // long until the first cooldown ends.
-func (r *Router) pick(m *Model, tried []*Deployment) (*Deployment, time.Duration) {
-	now := r.now()
+func (r *Router) pick(m *Model, op provider.Op, tried []*Deployment) (*Deployment, time.Duration) {
+	now := r.clock.Now()
 	var cand [16]*Deployment
 	var wait time.Duration
 	for pass := 0; pass < 2; pass++ {
 		n := 0
 		for _, d := range m.Deployments {
-			if pass == 0 && contains(tried, d) {
+			if (pass == 0 && contains(tried, d)) || !provider.Supports(d.Provider, op) {
 				continue
 			}
 			if until := d.h.cooling(now); until > 0 {
@@ -325,9 +407,9 @@ func (r *Router) pick(m *Model, tried []*Deployment) (*Deployment, time.Duration
 		if n > 0 {
 			var d *Deployment
 			if m.Strategy == "least_outstanding" {
-				d = leastOutstanding(cand[:n])
+				d = leastOutstanding(cand[:n], r.rand)
 			} else {
-				d = weighted(cand[:n])
+				d = weighted(cand[:n], r.rand)
 			}
 			if r.allow(d, now, true) {
 				return d, 0
@@ -346,15 +428,15 @@ func contains(ds []*Deployment, d *Deployment) bool {
 	return false
 }
 
-func weighted(ds []*Deployment) *Deployment {
+func weighted(ds []*Deployment, intn func(int) int) *Deployment {
 	total := 0
 	for _, d := range ds {
 		total += d.Weight
 	}
 	if total <= 0 { // all standby (weight 0): choose uniformly
-		return ds[rand.IntN(len(ds))]
+		return ds[intn(len(ds))]
 	}
-	x := rand.IntN(total)
+	x := intn(total)
 	for _, d := range ds {
 		x -= d.Weight
 		if x < 0 {
@@ -364,7 +446,7 @@ func weighted(ds []*Deployment) *Deployment {
 	return ds[len(ds)-1]
 }
 
-func leastOutstanding(ds []*Deployment) *Deployment {
+func leastOutstanding(ds []*Deployment, intn func(int) int) *Deployment {
 	best := ds[0]
 	bestN := best.h.inflight.Load()
 	ties := 1
@@ -375,7 +457,7 @@ func leastOutstanding(ds []*Deployment) *Deployment {
 			best, bestN, ties = d, n, 1
 		case n == bestN:
 			ties++
-			if rand.IntN(ties) == 0 { // reservoir choice among equals
+			if intn(ties) == 0 { // reservoir choice among equals
 				best = d
 			}
 		}
@@ -406,7 +488,7 @@ type Snapshot struct {
 // Snapshots reports every deployment of the current catalog.
 func (r *Router) Snapshots() []Snapshot {
 	var out []Snapshot
-	now := r.now()
+	now := r.clock.Now()
 	for _, m := range r.cat.Load().order {
 		for _, d := range m.Deployments {
 			out = append(out, d.h.snapshot(d, now, r.breaker.Cooldown.D()))

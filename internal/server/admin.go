@@ -91,7 +91,7 @@ func storeError(w http.ResponseWriter, what string, err error) {
 
 // decode reads a JSON object strictly into v (unknown fields refused).
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := s.readBody(w, r, nil)
+	body, err := gateway.ReadBody(w, r, s.maxBody.Load())
 	if err != nil {
 		writeErr(w, err)
 		return false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"switchyard/internal/audit"
+	"switchyard/internal/call"
 	"switchyard/internal/gateway"
 	"switchyard/internal/guard"
 	"switchyard/internal/policy"
@@ -166,7 +167,7 @@ func inputTexts(op provider.Op, body []byte, f wire.Fields) []textSpan {
 }
 
 // Input implements gateway.Guard.
-func (g *guardGate) Input(ctx context.Context, c *gateway.Call, r *gateway.Request) ([]byte, func() gateway.Output, error) {
+func (g *guardGate) Input(ctx context.Context, c *call.Call, r *call.Request) ([]byte, func() call.Output, error) {
 	pol := g.policyFor(c.Key)
 	in, outRules := pol.Input, pol.Output
 	if in.Empty() && outRules.Empty() {
@@ -236,8 +237,8 @@ func (g *guardGate) Input(ctx context.Context, c *gateway.Call, r *gateway.Reque
 	}
 	g.audit(c, decisions, injection, len(blocked) > 0)
 	if len(blocked) > 0 {
-		return nil, nil, wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "content_policy_violation", "",
-			"The request was blocked by the guard policy: it contains "+strings.Join(dedupe(blocked), "; ")+".")
+		return nil, nil, &call.Refusal{Kind: call.ErrBlocked,
+			Message: "The request was blocked by the guard policy: it contains " + strings.Join(dedupe(blocked), "; ") + "."}
 	}
 	var body []byte
 	if len(edits) > 0 {
@@ -269,7 +270,7 @@ func (g *guardGate) Input(ctx context.Context, c *gateway.Call, r *gateway.Reque
 		outScanner = sc
 	}
 	hold := g.s.Config().Guard.HoldBack
-	return body, func() gateway.Output {
+	return body, func() call.Output {
 		// Restore the caller's pseudonymised values first, then redact
 		// what the output policy forbids (with its own numbering).
 		var o chainOutput
@@ -349,7 +350,7 @@ func dedupe(xs []string) []string {
 
 // audit records the guard's decisions for one request: types, actions
 // and counts, never the values.
-func (g *guardGate) audit(c *gateway.Call, decisions map[string]int, injection float64, blocked bool) {
+func (g *guardGate) audit(c *call.Call, decisions map[string]int, injection float64, blocked bool) {
 	if len(decisions) == 0 {
 		return
 	}

@@ -2,11 +2,7 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
 
 	"switchyard/internal/console"
@@ -19,11 +15,11 @@ import (
 // Handler returns the HTTP routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", s.proxy(provider.OpChat))
-	mux.HandleFunc("POST /v1/completions", s.proxy(provider.OpCompletion))
-	mux.HandleFunc("POST /v1/embeddings", s.proxy(provider.OpEmbedding))
+	mux.HandleFunc("POST /v1/chat/completions", s.gw.Handler(provider.OpChat))
+	mux.HandleFunc("POST /v1/completions", s.gw.Handler(provider.OpCompletion))
+	mux.HandleFunc("POST /v1/embeddings", s.gw.Handler(provider.OpEmbedding))
 	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
-	mux.HandleFunc("POST /v1/classify", s.proxy(provider.OpClassify))
+	mux.HandleFunc("POST /v1/classify", s.gw.Handler(provider.OpClassify))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
 	mux.HandleFunc("/v1/", s.auth(false, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
@@ -49,13 +45,17 @@ func (s *Server) Handler() http.Handler {
 // sent a sane one, else a fresh one.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every request gets an id of Switchyard's own: the identity of the
+		// call it makes (its usage record). The client's x-request-id, if
+		// sane, is echoed and recorded beside it, but need not be unique.
+		own := s.ids.next()
 		id := r.Header.Get(gateway.HeaderRequestID)
 		if id == "" || len(id) > 128 || !printable(id) {
-			id = s.ids.next()
+			id = own
 			r.Header.Set(gateway.HeaderRequestID, id)
 		}
 		w.Header()[gateway.HeaderRequestID] = []string{id}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(gateway.WithCallID(r.Context(), own)))
 	})
 }
 
@@ -98,64 +98,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*tenancy.
 		return nil, false
 	}
 	return k, true
-}
-
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
-
-// proxy serves one of the forwarded OpenAI operations.
-func (s *Server) proxy(op provider.Op) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		k, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		bp := bodyPool.Get().(*[]byte)
-		defer bodyPool.Put(bp)
-		body, err := s.readBody(w, r, (*bp)[:0])
-		if err != nil {
-			gateway.WriteError(w, err)
-			return
-		}
-		*bp = body
-		s.metrics.InFlight.Inc()
-		defer s.metrics.InFlight.Dec()
-		s.gw.Serve(r.Context(), w, &gateway.Call{
-			Op: op, Body: body, RequestID: r.Header.Get(gateway.HeaderRequestID), Key: k, Start: start,
-			Tags: r.Header.Get("X-Switchyard-Tags"),
-		})
-	}
-}
-
-// readBody reads the request body into buf, refusing more than the limit.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
-	max := s.maxBody.Load()
-	tooBig := wire.NewError(http.StatusRequestEntityTooLarge, wire.TypeInvalidRequest, "request_too_large", "",
-		"The request body is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes.")
-	if r.ContentLength > max {
-		return nil, tooBig
-	}
-	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
-		buf = make([]byte, 0, r.ContentLength)
-	}
-	body := http.MaxBytesReader(w, r.Body, max)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, tooBig
-			}
-			if err == io.EOF {
-				return buf, nil
-			}
-			return nil, wire.Invalid("", "reading request body: "+err.Error())
-		}
-	}
 }
 
 type modelObject struct {

@@ -152,7 +152,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	rt.Swap(cat)
 	s.router, s.metrics = rt, m
 	s.guard = &guardGate{s: s}
-	s.gw = &gateway.Service{Router: rt, Metrics: m, Log: log, LogPrompts: cfg.Server.LogPrompts, Admit: s.meter, Guard: s.guard}
+	s.gw = &gateway.Service{Auth: s.keys, Router: rt, Metrics: m, Log: log, Admit: s.meter, Guard: s.guard, MaxBody: s.maxBody.Load}
+	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
 	bg, stop := context.WithCancel(context.Background())
 	s.stop, s.done = stop, bg.Done()
 	s.bg.Add(1)
@@ -218,7 +219,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	router.CloseAfter(prev, 10*time.Minute)
 	s.cfg.Store(cfg)
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
-	s.gw.LogPrompts = cfg.Server.LogPrompts
+	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
 	s.log.Info("config reloaded", "file", cfg.File, "models", len(cfg.Models))
 	return nil
 }

@@ -374,8 +374,9 @@ func TestRetriesStopAtMaxRetriesThen502(t *testing.T) {
 	if status != 502 {
 		t.Fatalf("status %d, want 502: %s", status, b)
 	}
-	if er := decodeErr(t, b); !strings.Contains(er.Error.Message, "fakeai status 503") {
-		t.Errorf("502 message lacks the upstream's: %s", er.Error.Message)
+	if er := decodeErr(t, b); !strings.Contains(er.Error.Message, "Deployment chat-a failed: upstream status 503") ||
+		strings.Contains(er.Error.Message, "127.0.0.1") {
+		t.Errorf("502 message should name the deployment and status, nothing internal: %s", er.Error.Message)
 	}
 	if n := up.Requests.Load(); n != 3 {
 		t.Errorf("upstream saw %d requests, want 1 + max_retries(2)", n)
@@ -458,7 +459,7 @@ models:
 		e.post("/v1/chat/completions", adminKey, body)
 	}
 	status, _, b := e.post("/v1/chat/completions", adminKey, body)
-	if status != 502 || !strings.Contains(string(b), "no healthy deployment") {
+	if status != 503 || !strings.Contains(string(b), `"code":"no_healthy_deployment"`) {
 		t.Errorf("with the breaker open: %d %s", status, b)
 	}
 	if up.Requests.Load() != 3 {

@@ -393,3 +393,9 @@ func (s *stream) Close() error {
 	})
 	return nil
 }
+
+// Supports implements provider.Supporter: the engine generates and embeds;
+// it does not classify.
+func (c *Client) Supports(op provider.Op) bool { return op != provider.OpClassify }
+
+var _ provider.Supporter = (*Client)(nil)

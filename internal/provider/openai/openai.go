@@ -283,3 +283,8 @@ func (s *stream) Close() error {
 	s.cancel()
 	return s.body.Close()
 }
+
+// Supports implements provider.Supporter: OpenAI's API has no /classify.
+func (c *Client) Supports(op provider.Op) bool { return op != provider.OpClassify }
+
+var _ provider.Supporter = (*Client)(nil)

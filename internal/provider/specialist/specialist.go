@@ -358,3 +358,11 @@ func (s *stream) Next() ([]byte, error) {
 func (s *stream) Buffered() bool { return len(s.events) > 0 }
 
 func (s *stream) Close() error { return nil }
+
+// Supports implements provider.Supporter: a specialist classifies, and
+// answers chat with the label.
+func (c *Client) Supports(op provider.Op) bool {
+	return op == provider.OpClassify || op == provider.OpChat
+}
+
+var _ provider.Supporter = (*Client)(nil)

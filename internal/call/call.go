@@ -1,0 +1,89 @@
+// Package call holds the types that cross between the gateway and the
+// domain steps it calls: one API call as the gateway hands it over, what
+// the gateway learned of its body, the admitted call's ticket, and the
+// finished call's result and usage. The gateway owns the step interfaces;
+// the domains (metering, guard) implement them with these types and never
+// import the gateway.
+package call
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"switchyard/internal/provider"
+	"switchyard/internal/tenancy"
+	wire "switchyard/internal/wire/openai"
+)
+
+// Call is one API request.
+type Call struct {
+	Op   provider.Op
+	Body []byte // the client's body; valid until the gateway's Serve returns
+	// ID is the id Switchyard generated for this call: unique per call,
+	// the identity of its usage record.
+	ID string
+	// RequestID is the client's x-request-id when it sent a sane one,
+	// else ID; it is echoed and logged, and need not be unique.
+	RequestID string
+	Key       *tenancy.Key
+	Start     time.Time
+	Tags      string // the x-switchyard-tags header, for request logs
+}
+
+// Request is what the gateway learned from the body, for the steps.
+type Request struct {
+	Model  string
+	Body   []byte
+	Fields wire.Fields
+	Stream bool
+	// Header is the answer's header: a step may add to it (rate-limit
+	// headers), before anything is written.
+	Header http.Header
+}
+
+// Ticket follows an admitted call through routing to its end.
+type Ticket interface {
+	// Route admits an attempt on one deployment (its own limits); release
+	// is called when the attempt ends. A deployment at its limit is
+	// refused with an error that matches provider.ErrRateLimited and may
+	// carry a RetryDelay, so the router tries another.
+	Route(ctx context.Context, deployment string) (release func(), err error)
+	// Done accounts for the finished call. It is called exactly once.
+	Done(r *Result)
+}
+
+// Output rewrites one choice's generated text as it streams.
+type Output interface {
+	// Text takes the next piece of text and returns what may be released
+	// now; it may hold some back.
+	Text(s string) string
+	// Flush returns what is still held at the end.
+	Flush() string
+}
+
+// Usage is the token count an upstream reported.
+type Usage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	PromptDetails    struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+// Result is a finished call.
+type Result struct {
+	Model, Deployment string
+	Status            int
+	Stream            bool
+	Usage             Usage
+	// UsageReported is false when the upstream sent no usage (an abandoned
+	// or failed stream): Generated then holds the text streamed so far.
+	UsageReported bool
+	Generated     []byte
+	Latency       time.Duration
+	// Request is the body as sent upstream (after the guard) and Response
+	// the body the client got (non-streamed answers only, after the
+	// output guard); both valid only during Done.
+	Request, Response []byte
+}
