@@ -71,10 +71,10 @@ func (a *Annotation) category() string {
 // replacing that annotator's earlier one.
 func (s *Store) Annotate(ctx context.Context, versionID string, rowIdx int, annotator string, a Annotation) error {
 	if strings.TrimSpace(annotator) == "" {
-		return errors.New("annotation: no annotator")
+		return invalidf("annotation: no annotator")
 	}
 	if err := a.Validate(); err != nil {
-		return err
+		return &kindError{ErrInvalid, err}
 	}
 	v, err := s.Version(ctx, versionID)
 	if err != nil {
@@ -387,7 +387,7 @@ func (s *Store) ApplyAnnotations(ctx context.Context, versionID string) (*Versio
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("applying annotations: no accepted rows (%d reviewed, %d rejected)", rep.Reviewed, rep.Rejected)
+		return nil, &kindError{ErrConflict, fmt.Errorf("applying annotations: no accepted rows (%d reviewed, %d rejected)", rep.Reviewed, rep.Rejected)}
 	}
 	return s.newVersion(ctx, v.DatasetID, v.ID, "annotate", map[string]any{"annotations": len(anns)}, rep, out)
 }

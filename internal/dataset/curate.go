@@ -200,7 +200,7 @@ func preview(s string) string {
 // rare labels. It returns the kept rows (rows itself is not modified).
 func CurateRows(ctx context.Context, rows []Row, o CurateOptions) ([]Row, *CurationReport, error) {
 	if err := o.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("curation options: %w", err)
+		return nil, nil, invalidf("curation options: %w", err)
 	}
 	if o.Examples <= 0 {
 		o.Examples = 3

@@ -67,8 +67,29 @@ CREATE TABLE dataset_annotations (
 )`})
 }
 
-// ErrNotFound means a dataset or version does not exist.
-var ErrNotFound = errors.New("not found")
+// The kinds of error callers branch on (with errors.Is).
+var (
+	// ErrNotFound means a dataset or version does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid means the caller's input is wrong (a name, an option, a file).
+	ErrInvalid = errors.New("invalid")
+	// ErrConflict means the dataset's state refuses the change (a name
+	// taken, nothing left to apply).
+	ErrConflict = errors.New("conflict")
+)
+
+// kindError gives err one of the kinds above; its message is err's.
+type kindError struct {
+	kind, err error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// invalidf is an ErrInvalid with its own message.
+func invalidf(format string, args ...any) error {
+	return &kindError{ErrInvalid, fmt.Errorf(format, args...)}
+}
 
 // Message is one chat message.
 type Message struct {
@@ -197,14 +218,14 @@ func ValidName(name string) bool {
 // Create makes an empty dataset (no versions yet).
 func (s *Store) Create(ctx context.Context, name, projectID string) (*Dataset, error) {
 	if !ValidName(name) {
-		return nil, fmt.Errorf("invalid dataset name %q: use 1-64 letters, digits, . _ -", name)
+		return nil, invalidf("invalid dataset name %q: use 1-64 letters, digits, . _ -", name)
 	}
 	ds := &Dataset{ID: newID("ds_"), Name: name, ProjectID: projectID, CreatedAt: time.Now().UTC()}
 	_, err := s.d.ExecContext(ctx, s.d.Rebind(`INSERT INTO datasets (id, name, project_id, created_at) VALUES (?, ?, ?, ?)`),
 		ds.ID, ds.Name, ds.ProjectID, ds.CreatedAt.Format(time.RFC3339Nano))
 	if err != nil {
 		if s.d.IsUniqueViolation(err) {
-			return nil, fmt.Errorf("dataset %q already exists", name)
+			return nil, &kindError{ErrConflict, fmt.Errorf("dataset %q already exists", name)}
 		}
 		return nil, fmt.Errorf("creating dataset: %w", err)
 	}
@@ -233,7 +254,7 @@ func (s *Store) Get(ctx context.Context, idOrName string) (*Dataset, error) {
 	case 1:
 		return &ds[0], nil
 	}
-	return nil, fmt.Errorf("dataset name %q is in %d projects: use its id", idOrName, len(ds))
+	return nil, invalidf("dataset name %q is in %d projects: use its id", idOrName, len(ds))
 }
 
 // List returns the datasets of a project, or of all projects when
@@ -348,7 +369,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Version, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(num, "v"))
 	if err != nil {
-		return nil, fmt.Errorf("version reference %q: want NAME@N", ref)
+		return nil, invalidf("version reference %q: want NAME@N", ref)
 	}
 	rows, err := s.d.QueryContext(ctx, s.d.Rebind(`SELECT `+versionCols+` FROM dataset_versions WHERE dataset_id = ? AND n = ?`), ds.ID, n)
 	if err != nil {
@@ -531,7 +552,7 @@ func (s *Store) appendRows(ctx context.Context, datasetID string, rows []Row, op
 	}
 	for i := range rows {
 		if err := validRow(&rows[i]); err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, err)
+			return nil, invalidf("row %d: %w", i, err)
 		}
 	}
 	latest, err := s.Latest(ctx, datasetID)

@@ -188,7 +188,7 @@ func encoder(format string) (func(*Row) ([]byte, error), error) {
 	case ExportClassificationCSV:
 		return nil, nil
 	}
-	return nil, fmt.Errorf("unknown export format %q (want one of %s)", format, strings.Join(ExportFormats, ", "))
+	return nil, invalidf("unknown export format %q (want one of %s)", format, strings.Join(ExportFormats, ", "))
 }
 
 // pair returns a preference row's prompt messages and its two answers,

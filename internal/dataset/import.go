@@ -89,11 +89,13 @@ func (e *ImportError) Error() string {
 // Import reads an upload in the given format and makes a new version of
 // the dataset: its latest rows followed by the imported ones. A malformed
 // row refuses the import (an *ImportError) unless opt.SkipBad; an import
-// that yields no rows is an error; nothing is stored on error.
+// that yields no rows is an error; nothing is stored on error. Every
+// error of reading the upload is an ErrInvalid (a failing reader's too: the
+// caller that owns the reader tells its errors apart).
 func (s *Store) Import(ctx context.Context, datasetID string, r io.Reader, format string, opt ImportOptions) (*Version, *ImportReport, error) {
 	rows, rep, err := Parse(r, format, opt)
 	if err != nil {
-		return nil, rep, err
+		return nil, rep, &kindError{ErrInvalid, err}
 	}
 	params := map[string]any{"format": format, "source": opt.Source, "skip_bad": opt.SkipBad}
 	v, err := s.appendRows(ctx, datasetID, rows, "import", params, rep)

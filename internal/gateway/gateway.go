@@ -504,9 +504,9 @@ func errorOf(err error, requestID string) *wire.Error {
 			return out
 		}
 	}
-	msg := "The server had an error while processing your request."
+	msg := "Internal error."
 	if requestID != "" {
-		msg += " (request id " + requestID + ")"
+		msg = "Internal error (request id " + requestID + ")."
 	}
 	return wire.NewError(http.StatusInternalServerError, wire.TypeServer, "internal_error", "", msg)
 }
@@ -538,6 +538,12 @@ func WriteError(w http.ResponseWriter, err error) int { return writeError(w, err
 
 // ErrorOf is the API error err maps to (for handlers that log or wrap it).
 func ErrorOf(err error, requestID string) *wire.Error { return errorOf(err, requestID) }
+
+// Authenticate finds the caller's key from Authorization or x-api-key (for
+// the other handlers, so that every route answers a bad key alike).
+func (g *Service) Authenticate(r *http.Request, now time.Time) (*tenancy.Key, error) {
+	return g.authenticate(r, now)
+}
 
 // authenticate finds the caller's key from Authorization or x-api-key.
 func (g *Service) authenticate(r *http.Request, now time.Time) (*tenancy.Key, error) {

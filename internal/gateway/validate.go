@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 
 	"switchyard/internal/provider"
 	wire "switchyard/internal/wire/openai"
@@ -12,15 +11,7 @@ import (
 func validate(op provider.Op, body []byte) (f wire.Fields, model string, stream bool, err error) {
 	f, err = wire.Scan(body)
 	if err != nil {
-		var se *wire.SyntaxError
-		switch {
-		case errors.Is(err, wire.ErrInvalidUTF8):
-			return f, "", false, wire.Invalid("", "The request body is not valid UTF-8.")
-		case errors.As(err, &se):
-			return f, "", false, wire.Invalid("", "We could not parse the JSON body of your request: "+se.Error()+".")
-		default:
-			return f, "", false, wire.Invalid("", err.Error()+".")
-		}
+		return f, "", false, wire.BodyError(err)
 	}
 	if !f.Model.Present() {
 		return f, "", false, wire.Invalid("model", "you must provide a model parameter")

@@ -1,19 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
-	"switchyard/internal/gateway"
 	"switchyard/internal/policy"
 	"switchyard/internal/tenancy"
-	wire "switchyard/internal/wire/openai"
 )
 
 // The admin API: organisations, projects, users, keys, prices, balances.
@@ -56,79 +53,6 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/audit/verify", s.auth(true, s.auditVerify))
 }
 
-// api authenticates any key for an admin API handler.
-func (s *Server) api(h keyHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		k, ok := s.authenticate(w, r)
-		if !ok {
-			return
-		}
-		h(w, r, k)
-	}
-}
-
-func notFound(w http.ResponseWriter, what string) {
-	errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "not_found", "", what+" not found.")
-}
-
-func forbidden(w http.ResponseWriter) {
-	errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "", "Your key may not do this.")
-}
-
-// storeError maps a tenancy error to the API's.
-func storeError(w http.ResponseWriter, what string, err error) {
-	switch {
-	case errors.Is(err, tenancy.ErrNotFound):
-		notFound(w, what)
-	case errors.Is(err, tenancy.ErrConflict):
-		errorJSON(w, http.StatusConflict, wire.TypeInvalidRequest, "conflict", "", what+" already exists.")
-	case errors.Is(err, tenancy.ErrInvalid):
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "", err.Error())
-	default:
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-	}
-}
-
-// decode reads a JSON object strictly into v (unknown fields refused).
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := gateway.ReadBody(w, r, s.maxBody.Load())
-	if err != nil {
-		writeErr(w, err)
-		return false
-	}
-	if _, err := wire.Scan(body); err != nil {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_json", "", "The body is not a valid JSON object: "+err.Error()+".")
-		return false
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		msg := err.Error()
-		param := ""
-		if errors.As(err, &te) {
-			param = te.Field
-			msg = "Invalid type for '" + te.Field + "': expected " + te.Type.String() + ", but got " + te.Value + "."
-		}
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", param, msg)
-		return false
-	}
-	if _, err := d.Token(); err != io.EOF {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_json", "", "The body must hold one JSON object.")
-		return false
-	}
-	return true
-}
-
-func writeErr(w http.ResponseWriter, err error) {
-	var e *wire.Error
-	if errors.As(err, &e) {
-		gateway.WriteError(w, e)
-		return
-	}
-	errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "", "", err.Error())
-}
-
 func list[T any](items []T) map[string]any {
 	if items == nil {
 		items = []T{}
@@ -136,102 +60,106 @@ func list[T any](items []T) map[string]any {
 	return map[string]any{"object": "list", "data": items}
 }
 
+// changed audits a change and answers with its result: the tail every
+// create, update and delete handler shares.
+func (s *Server) changed(w http.ResponseWriter, r *http.Request, k *tenancy.Key, status int, action, target string, detail map[string]string, out any) error {
+	s.record(r, k, action, target, detail)
+	return writeJSON(w, status, out)
+}
+
+func deleted(id string) map[string]any { return map[string]any{"id": id, "deleted": true} }
+
 // --- organisations ---
 
-func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	var out []*tenancy.Org
 	for _, o := range s.keys.Orgs() {
 		if k.CanReadOrg(o.ID) {
 			out = append(out, o)
 		}
 	}
-	writeJSON(w, http.StatusOK, list(out))
+	return writeJSON(w, http.StatusOK, list(out))
 }
 
-func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	if !k.IsAdmin() {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	var o tenancy.Org
-	if !s.decode(w, r, &o) {
-		return
+	o, err := decodeAs[tenancy.Org](s, w, r)
+	if err != nil {
+		return err
 	}
 	created, err := s.keys.CreateOrg(r.Context(), o)
 	if err != nil {
-		storeError(w, "organisation", err)
-		return
+		return about("organisation", err)
 	}
-	s.record(r, k, "org.create", created.ID, nil)
-	writeJSON(w, http.StatusCreated, created)
+	return s.changed(w, r, k, http.StatusCreated, "org.create", created.ID, nil, created)
 }
 
 // org finds the path's organisation if k may read it.
-func (s *Server) org(w http.ResponseWriter, r *http.Request, k *tenancy.Key) (*tenancy.Org, bool) {
+func (s *Server) org(r *http.Request, k *tenancy.Key) (*tenancy.Org, error) {
 	o, err := s.keys.Org(r.PathValue("org"))
 	if err != nil || !k.CanReadOrg(o.ID) {
-		notFound(w, "organisation")
-		return nil, false
+		return nil, notFound("organisation")
 	}
-	return o, true
+	return o, nil
 }
 
-func (s *Server) getOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	if o, ok := s.org(w, r, k); ok {
-		writeJSON(w, http.StatusOK, o)
+func (s *Server) getOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
+	return writeJSON(w, http.StatusOK, o)
 }
 
-func (s *Server) updateOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) updateOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(o.ID) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
 	next := *o
-	if !s.decode(w, r, &next) {
-		return
+	if err := s.readJSON(w, r, &next); err != nil {
+		return err
 	}
 	next.ID, next.CreatedAt = o.ID, o.CreatedAt
 	if !k.IsAdmin() && (next.MarkupBPS != o.MarkupBPS || next.Prepaid != o.Prepaid) {
-		errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "markup_bps", "Only the platform admin sets markup and billing mode.")
-		return
+		param := "markup_bps"
+		if next.MarkupBPS == o.MarkupBPS {
+			param = "prepaid"
+		}
+		return forbiddenParam(param, "Only the platform admin sets markup and billing mode.")
 	}
 	updated, err := s.keys.UpdateOrg(r.Context(), next)
 	if err != nil {
-		storeError(w, "organisation", err)
-		return
+		return about("organisation", err)
 	}
-	s.record(r, k, "org.update", o.ID, nil)
-	writeJSON(w, http.StatusOK, updated)
+	return s.changed(w, r, k, http.StatusOK, "org.update", o.ID, nil, updated)
 }
 
-func (s *Server) deleteOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) deleteOrg(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.IsAdmin() {
-		forbidden(w)
-		return
+		return errForbidden
 	}
 	if err := s.keys.DeleteOrg(r.Context(), o.ID); err != nil {
-		storeError(w, "organisation", err)
-		return
+		return about("organisation", err)
 	}
-	s.record(r, k, "org.delete", o.ID, nil)
-	writeJSON(w, http.StatusOK, map[string]any{"id": o.ID, "deleted": true})
+	return s.changed(w, r, k, http.StatusOK, "org.delete", o.ID, nil, deleted(o.ID))
 }
 
 // --- projects ---
 
-func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	var out []*tenancy.Project
 	for _, p := range s.keys.Projects(o.ID) {
@@ -239,100 +167,98 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, k *tenancy
 			out = append(out, p)
 		}
 	}
-	writeJSON(w, http.StatusOK, list(out))
+	return writeJSON(w, http.StatusOK, list(out))
 }
 
-func (s *Server) createProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(o.ID) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	var p tenancy.Project
-	if !s.decode(w, r, &p) {
-		return
+	p, err := decodeAs[tenancy.Project](s, w, r)
+	if err != nil {
+		return err
 	}
 	p.OrgID = o.ID
-	if !s.validPolicy(w, p.Policy) {
-		return
+	if err := s.validPolicy(p.Policy); err != nil {
+		return err
 	}
 	created, err := s.keys.CreateProject(r.Context(), p)
 	if err != nil {
-		storeError(w, "project", err)
-		return
+		return about("project", err)
 	}
-	s.record(r, k, "project.create", created.ID, map[string]string{"org": o.ID})
-	writeJSON(w, http.StatusCreated, created)
+	return s.changed(w, r, k, http.StatusCreated, "project.create", created.ID, map[string]string{"org": o.ID}, created)
 }
 
-func (s *Server) project(w http.ResponseWriter, r *http.Request, k *tenancy.Key) (*tenancy.Project, bool) {
+func (s *Server) project(r *http.Request, k *tenancy.Key) (*tenancy.Project, error) {
 	p, err := s.keys.Project(r.PathValue("project"))
 	if err != nil || !k.CanReadProject(p) {
-		notFound(w, "project")
-		return nil, false
+		return nil, notFound("project")
 	}
-	return p, true
+	return p, nil
 }
 
-func (s *Server) getProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	if p, ok := s.project(w, r, k); ok {
-		writeJSON(w, http.StatusOK, p)
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	p, err := s.project(r, k)
+	if err != nil {
+		return err
 	}
+	return writeJSON(w, http.StatusOK, p)
 }
 
-func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	p, ok := s.project(w, r, k)
-	if !ok {
-		return
+func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	p, err := s.project(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(p.OrgID) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
 	next := *p
-	if !s.decode(w, r, &next) {
-		return
+	if err := s.readJSON(w, r, &next); err != nil {
+		return err
 	}
 	next.ID, next.OrgID, next.CreatedAt = p.ID, p.OrgID, p.CreatedAt
-	if !s.validPolicy(w, next.Policy) {
-		return
+	if err := s.validPolicy(next.Policy); err != nil {
+		return err
 	}
 	updated, err := s.keys.UpdateProject(r.Context(), next)
 	if err != nil {
-		storeError(w, "project", err)
-		return
+		return about("project", err)
 	}
-	s.record(r, k, "project.update", p.ID, nil)
-	writeJSON(w, http.StatusOK, updated)
+	return s.changed(w, r, k, http.StatusOK, "project.update", p.ID, nil, updated)
 }
 
-func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	p, ok := s.project(w, r, k)
-	if !ok {
-		return
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	p, err := s.project(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(p.OrgID) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
 	if err := s.keys.DeleteProject(r.Context(), p.ID); err != nil {
-		storeError(w, "project", err)
-		return
+		return about("project", err)
 	}
-	s.record(r, k, "project.delete", p.ID, nil)
-	writeJSON(w, http.StatusOK, map[string]any{"id": p.ID, "deleted": true})
+	return s.changed(w, r, k, http.StatusOK, "project.delete", p.ID, nil, deleted(p.ID))
 }
 
 // validPolicy checks a project's guard policy setting against the config.
-func (s *Server) validPolicy(w http.ResponseWriter, raw json.RawMessage) bool {
-	if _, err := policy.Resolve(raw, s.Config().Guard.Policies, policy.Detect); err != nil {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "policy", err.Error())
-		return false
+func (s *Server) validPolicy(raw json.RawMessage) error {
+	_, err := policy.Resolve(raw, s.Config().Guard.Policies, policy.Detect)
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se), errors.As(err, &te), strings.Contains(err.Error(), "json: "):
+		// The decoder's words stay out of the answer.
+		return invalidValue("policy", "Invalid 'policy': "+decodeError(err).Error())
 	}
-	return true
+	return invalidValue("policy", sentence(err.Error()))
 }
 
 // --- keys ---
@@ -378,49 +304,48 @@ func (in *keyInput) apply(k *tenancy.Key) {
 	}
 }
 
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	p, ok := s.project(w, r, k)
-	if !ok {
-		return
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	p, err := s.project(r, k)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, list(s.keys.Keys(p.OrgID, p.ID)))
+	return writeJSON(w, http.StatusOK, list(s.keys.Keys(p.OrgID, p.ID)))
 }
 
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	p, ok := s.project(w, r, k)
-	if !ok {
-		return
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	p, err := s.project(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageProject(p) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	var in keyInput
-	if !s.decode(w, r, &in) {
-		return
+	in, err := decodeAs[keyInput](s, w, r)
+	if err != nil {
+		return err
 	}
 	nk := tenancy.Key{ProjectID: p.ID}
 	in.apply(&nk)
 	created, secret, err := s.keys.CreateKey(r.Context(), nk)
 	if err != nil {
-		storeError(w, "key", err)
-		return
+		return about("key", err)
 	}
-	s.record(r, k, "key.create", created.ID, map[string]string{"project": p.ID})
-	writeJSON(w, http.StatusCreated, keyCreated{Key: created, Secret: secret})
+	return s.changed(w, r, k, http.StatusCreated, "key.create", created.ID, map[string]string{"project": p.ID}, keyCreated{Key: created, Secret: secret})
 }
 
-// apiKey finds the path's key if k may read it.
-func (s *Server) apiKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) (*tenancy.Key, bool) {
+// apiKey finds the path's key if k may read it (manage: change it).
+func (s *Server) apiKey(r *http.Request, k *tenancy.Key, manage bool) (*tenancy.Key, error) {
 	target, err := s.keys.Key(r.PathValue("key"))
-	if err == nil && target.ID == k.ID {
-		return target, true
+	if err == nil && target.ID == k.ID && !manage {
+		return target, nil
 	}
-	if err != nil || target.IsAdmin() || !s.canReadKey(k, target) {
-		notFound(w, "key")
-		return nil, false
+	if err != nil || (target.ID != k.ID && (target.IsAdmin() || !s.canReadKey(k, target))) {
+		return nil, notFound("key")
 	}
-	return target, true
+	if manage && !s.canManageKey(k, target) {
+		return nil, errForbidden
+	}
+	return target, nil
 }
 
 func (s *Server) canReadKey(k, target *tenancy.Key) bool {
@@ -437,51 +362,41 @@ func (s *Server) canManageKey(k, target *tenancy.Key) bool {
 	return k.CanManageOrg(target.OrgID)
 }
 
-func (s *Server) getKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	if target, ok := s.apiKey(w, r, k); ok {
-		writeJSON(w, http.StatusOK, target)
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	target, err := s.apiKey(r, k, false)
+	if err != nil {
+		return err
 	}
+	return writeJSON(w, http.StatusOK, target)
 }
 
-func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	target, ok := s.apiKey(w, r, k)
-	if !ok {
-		return
+func (s *Server) updateKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	target, err := s.apiKey(r, k, true)
+	if err != nil {
+		return err
 	}
-	if !s.canManageKey(k, target) {
-		forbidden(w)
-		return
-	}
-	var in keyInput
-	if !s.decode(w, r, &in) {
-		return
+	in, err := decodeAs[keyInput](s, w, r)
+	if err != nil {
+		return err
 	}
 	next := *target
 	in.apply(&next)
 	updated, err := s.keys.UpdateKey(r.Context(), next)
 	if err != nil {
-		storeError(w, "key", err)
-		return
+		return about("key", err)
 	}
-	s.record(r, k, "key.update", target.ID, nil)
-	writeJSON(w, http.StatusOK, updated)
+	return s.changed(w, r, k, http.StatusOK, "key.update", target.ID, nil, updated)
 }
 
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	target, ok := s.apiKey(w, r, k)
-	if !ok {
-		return
-	}
-	if !s.canManageKey(k, target) {
-		forbidden(w)
-		return
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	target, err := s.apiKey(r, k, true)
+	if err != nil {
+		return err
 	}
 	if err := s.keys.RevokeKey(r.Context(), target.ID); err != nil {
-		storeError(w, "key", err)
-		return
+		return about("key", err)
 	}
-	s.record(r, k, "key.revoke", target.ID, nil)
-	writeJSON(w, http.StatusOK, map[string]any{"id": target.ID, "revoked": true})
+	return s.changed(w, r, k, http.StatusOK, "key.revoke", target.ID, nil, map[string]any{"id": target.ID, "revoked": true})
 }
 
 // --- users ---
@@ -492,144 +407,133 @@ type userCreated struct {
 	Secret string `json:"key"`
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	if o, ok := s.org(w, r, k); ok {
-		writeJSON(w, http.StatusOK, list(s.keys.Users(o.ID)))
+// mayMakeOwner is whether k may give or change the owner role.
+func mayMakeOwner(k *tenancy.Key) bool { return k.IsAdmin() || k.User.Role == tenancy.UserOwner }
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
+	return writeJSON(w, http.StatusOK, list(s.keys.Users(o.ID)))
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(o.ID) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	var u tenancy.User
-	if !s.decode(w, r, &u) {
-		return
+	u, err := decodeAs[tenancy.User](s, w, r)
+	if err != nil {
+		return err
 	}
-	if u.Role == tenancy.UserOwner && !k.IsAdmin() && k.User.Role != tenancy.UserOwner {
-		errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "role", "Only an owner may make owners.")
-		return
+	if u.Role == tenancy.UserOwner && !mayMakeOwner(k) {
+		return forbiddenParam("role", "Only an owner may make owners.")
 	}
 	u.OrgID = o.ID
 	created, key, secret, err := s.keys.CreateUser(r.Context(), u)
 	if err != nil {
-		storeError(w, "user", err)
-		return
+		return about("user", err)
 	}
-	s.record(r, k, "user.create", created.ID, map[string]string{"role": created.Role})
-	writeJSON(w, http.StatusCreated, userCreated{User: created, KeyID: key.ID, Secret: secret})
+	return s.changed(w, r, k, http.StatusCreated, "user.create", created.ID, map[string]string{"role": created.Role},
+		userCreated{User: created, KeyID: key.ID, Secret: secret})
 }
 
-func (s *Server) user(w http.ResponseWriter, r *http.Request, k *tenancy.Key) (*tenancy.User, bool) {
+// user finds the path's user if k may manage it.
+func (s *Server) user(r *http.Request, k *tenancy.Key) (*tenancy.User, error) {
 	u, err := s.keys.User(r.PathValue("user"))
 	if err != nil || !k.CanReadOrg(u.OrgID) {
-		notFound(w, "user")
-		return nil, false
+		return nil, notFound("user")
 	}
 	if !k.CanManageOrg(u.OrgID) {
-		forbidden(w)
-		return nil, false
+		return nil, errForbidden
 	}
-	if u.Role == tenancy.UserOwner && !k.IsAdmin() && k.User.Role != tenancy.UserOwner {
-		errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "", "Only an owner may change owners.")
-		return nil, false
+	if u.Role == tenancy.UserOwner && !mayMakeOwner(k) {
+		return nil, forbiddenParam("", "Only an owner may change owners.")
 	}
-	return u, true
+	return u, nil
 }
 
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	u, ok := s.user(w, r, k)
-	if !ok {
-		return
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	u, err := s.user(r, k)
+	if err != nil {
+		return err
 	}
 	next := *u
 	next.Projects = slices.Clone(u.Projects)
-	if !s.decode(w, r, &next) {
-		return
+	if err := s.readJSON(w, r, &next); err != nil {
+		return err
 	}
 	next.ID, next.OrgID, next.CreatedAt = u.ID, u.OrgID, u.CreatedAt
-	if next.Role == tenancy.UserOwner && !k.IsAdmin() && k.User.Role != tenancy.UserOwner {
-		errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "role", "Only an owner may make owners.")
-		return
+	if next.Role == tenancy.UserOwner && !mayMakeOwner(k) {
+		return forbiddenParam("role", "Only an owner may make owners.")
 	}
 	updated, err := s.keys.UpdateUser(r.Context(), next)
 	if err != nil {
-		storeError(w, "user", err)
-		return
+		return about("user", err)
 	}
-	s.record(r, k, "user.update", u.ID, map[string]string{"role": updated.Role})
-	writeJSON(w, http.StatusOK, updated)
+	return s.changed(w, r, k, http.StatusOK, "user.update", u.ID, map[string]string{"role": updated.Role}, updated)
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	u, ok := s.user(w, r, k)
-	if !ok {
-		return
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	u, err := s.user(r, k)
+	if err != nil {
+		return err
 	}
 	if err := s.keys.DeleteUser(r.Context(), u.ID); err != nil {
-		storeError(w, "user", err)
-		return
+		return about("user", err)
 	}
-	s.record(r, k, "user.delete", u.ID, nil)
-	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "deleted": true})
+	return s.changed(w, r, k, http.StatusOK, "user.delete", u.ID, nil, deleted(u.ID))
 }
 
 // --- prices and balances ---
 
-func (s *Server) listPrices(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) listPrices(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	if k.Role == tenancy.RoleProject {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	writeJSON(w, http.StatusOK, list(s.keys.Prices()))
+	return writeJSON(w, http.StatusOK, list(s.keys.Prices()))
 }
 
-func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	if !k.IsAdmin() {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	var p tenancy.Price
-	if !s.decode(w, r, &p) {
-		return
+	p, err := decodeAs[tenancy.Price](s, w, r)
+	if err != nil {
+		return err
 	}
 	created, err := s.keys.AddPrice(r.Context(), p)
 	if err != nil {
-		storeError(w, "price", err)
-		return
+		return about("price", err)
 	}
-	s.record(r, k, "price.add", created.ID, map[string]string{"model": created.Model})
-	writeJSON(w, http.StatusCreated, created)
+	return s.changed(w, r, k, http.StatusCreated, "price.add", created.ID, map[string]string{"model": created.Model}, created)
 }
 
-func (s *Server) topUp(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) topUp(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.IsAdmin() {
-		forbidden(w)
-		return
+		return errForbidden
 	}
-	var in struct {
+	in, err := decodeAs[struct {
 		Amount int64  `json:"amount_micros"`
 		Note   string `json:"note"`
-	}
-	if !s.decode(w, r, &in) {
-		return
+	}](s, w, r)
+	if err != nil {
+		return err
 	}
 	e, err := s.keys.TopUp(r.Context(), o.ID, in.Amount, in.Note)
 	if err != nil {
-		storeError(w, "top-up", err)
-		return
+		return about("top-up", err)
 	}
-	s.record(r, k, "org.topup", o.ID, map[string]string{"entry": e.ID, "amount_micros": strconv.FormatInt(e.Amount, 10)})
-	writeJSON(w, http.StatusCreated, e)
+	return s.changed(w, r, k, http.StatusCreated, "org.topup", o.ID,
+		map[string]string{"entry": e.ID, "amount_micros": strconv.FormatInt(e.Amount, 10)}, e)
 }
 
 var openAPI = buildOpenAPI()

@@ -1,13 +1,13 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
 	"switchyard/internal/audit"
 	"switchyard/internal/gateway"
 	"switchyard/internal/tenancy"
-	wire "switchyard/internal/wire/openai"
 )
 
 // record adds an admin action to the audit log: the calling key, the
@@ -22,53 +22,45 @@ func auditSystem(action, target string, detail map[string]string) audit.Entry {
 }
 
 // auditList serves GET /api/audit (platform admin).
-func (s *Server) auditList(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) auditList(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	q := r.URL.Query()
 	f := audit.Filter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target")}
-	for name, p := range map[string]*int64{"after": &f.AfterSeq} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", name, "'"+name+"' must be an integer.")
-				return
-			}
-			*p = n
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return invalidValue("after", "'after' must be an integer.")
 		}
+		f.AfterSeq = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "limit", "'limit' must be an integer.")
-			return
+			return invalidValue("limit", "'limit' must be an integer.")
 		}
 		f.Limit = n
 	}
 	if err := s.audit.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	es, err := audit.List(r.Context(), s.db, f)
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, list(es))
+	return writeJSON(w, http.StatusOK, list(es))
 }
 
 // auditVerify serves GET /api/audit/verify (platform admin).
-func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	if err := s.audit.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	n, err := audit.Verify(r.Context(), s.db)
-	if p, ok := err.(*audit.Problem); ok {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "entries": n, "first_bad": p})
-		return
+	var p *audit.Problem
+	if errors.As(err, &p) {
+		return writeJSON(w, http.StatusOK, map[string]any{"ok": false, "entries": n, "first_bad": p})
 	}
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entries": n})
+	return writeJSON(w, http.StatusOK, map[string]any{"ok": true, "entries": n})
 }

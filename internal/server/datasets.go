@@ -2,9 +2,11 @@ package server
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"switchyard/internal/dataset"
 	"switchyard/internal/reqlog"
@@ -34,76 +36,71 @@ func (s *Server) datasetRoutes(mux *http.ServeMux) {
 func (s *Server) datasetStore() *dataset.Store { return dataset.Open(s.db) }
 
 // dataset finds the path's dataset if k may read it (manage: change it).
-func (s *Server) dataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key, manage bool) (*dataset.Dataset, bool) {
+func (s *Server) dataset(r *http.Request, k *tenancy.Key, manage bool) (*dataset.Dataset, error) {
 	ds, err := s.datasetStore().Get(r.Context(), r.PathValue("ds"))
-	if err == nil && !k.IsAdmin() {
-		p, perr := s.keys.Project(ds.ProjectID)
-		if perr != nil || !k.CanReadProject(p) {
-			err = dataset.ErrNotFound
-		} else if manage && !k.CanManageProject(p) {
-			forbidden(w)
-			return nil, false
-		}
+	if errors.Is(err, dataset.ErrNotFound) {
+		return nil, notFound("dataset") // as for one k may not see
 	}
 	if err != nil {
-		datasetError(w, err)
-		return nil, false
+		return nil, err
 	}
-	return ds, true
+	if !k.IsAdmin() {
+		p, perr := s.keys.Project(ds.ProjectID)
+		if perr != nil || !k.CanReadProject(p) {
+			return nil, notFound("dataset")
+		}
+		if manage && !k.CanManageProject(p) {
+			return nil, errForbidden
+		}
+	}
+	return ds, nil
 }
 
 // version finds the path's version of ds: an id, a number, or "latest".
-func (s *Server) version(w http.ResponseWriter, r *http.Request, ds *dataset.Dataset) (*dataset.Version, bool) {
+func (s *Server) version(r *http.Request, ds *dataset.Dataset) (*dataset.Version, error) {
 	st := s.datasetStore()
 	ref := r.PathValue("v")
-	var v *dataset.Version
-	var err error
 	if ref == "latest" {
-		v, err = st.Latest(r.Context(), ds.ID)
-	} else if n, aerr := strconv.Atoi(ref); aerr == nil {
-		var vs []dataset.Version
-		if vs, err = st.Versions(r.Context(), ds.ID); err == nil {
-			err = dataset.ErrNotFound
-			for i := range vs {
-				if vs[i].N == n {
-					v, err = &vs[i], nil
-				}
+		v, err := st.Latest(r.Context(), ds.ID)
+		if err == nil && v == nil {
+			return nil, notFound("version")
+		}
+		return v, err
+	}
+	if n, aerr := strconv.Atoi(ref); aerr == nil {
+		vs, err := st.Versions(r.Context(), ds.ID)
+		if err != nil {
+			return nil, err
+		}
+		for i := range vs {
+			if vs[i].N == n {
+				return &vs[i], nil
 			}
 		}
-	} else if v, err = st.Version(r.Context(), ref); err == nil && v.DatasetID != ds.ID {
-		err = dataset.ErrNotFound
+		return nil, notFound("version")
 	}
-	if err != nil {
-		datasetError(w, err)
-		return nil, false
+	v, err := st.Version(r.Context(), ref)
+	if errors.Is(err, dataset.ErrNotFound) || (err == nil && v.DatasetID != ds.ID) {
+		return nil, notFound("version")
 	}
-	return v, true
+	return v, err
 }
 
 // datasetVersion is dataset then version: the path's dataset (which k
 // may read, or with manage change) and its version.
-func (s *Server) datasetVersion(w http.ResponseWriter, r *http.Request, k *tenancy.Key, manage bool) (*dataset.Dataset, *dataset.Version, bool) {
-	ds, ok := s.dataset(w, r, k, manage)
-	if !ok {
-		return nil, nil, false
+func (s *Server) datasetVersion(r *http.Request, k *tenancy.Key, manage bool) (*dataset.Dataset, *dataset.Version, error) {
+	ds, err := s.dataset(r, k, manage)
+	if err != nil {
+		return nil, nil, err
 	}
-	v, ok := s.version(w, r, ds)
-	return ds, v, ok
+	v, err := s.version(r, ds)
+	return ds, v, err
 }
 
-func datasetError(w http.ResponseWriter, err error) {
-	if errors.Is(err, dataset.ErrNotFound) {
-		notFound(w, "dataset or version")
-		return
-	}
-	errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "", err.Error())
-}
-
-func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	all, err := s.datasetStore().List(r.Context(), r.URL.Query().Get("project"))
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
 	var out []dataset.Dataset
 	for _, d := range all {
@@ -111,76 +108,96 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request, k *tenancy
 			out = append(out, d)
 		}
 	}
-	writeJSON(w, http.StatusOK, list(out))
+	return writeJSON(w, http.StatusOK, list(out))
 }
 
-func (s *Server) createDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	var in datasetInput
-	if !s.decode(w, r, &in) {
-		return
+func (s *Server) createDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	in, err := decodeAs[datasetInput](s, w, r)
+	if err != nil {
+		return err
 	}
 	if !k.IsAdmin() {
 		p, err := s.keys.Project(in.ProjectID)
 		if err != nil || !k.CanManageProject(p) {
-			forbidden(w)
-			return
+			return errForbidden
 		}
+	}
+	if !dataset.ValidName(in.Name) {
+		return invalidValue("name", "Invalid dataset name: use 1-64 letters, digits, . _ -.")
 	}
 	ds, err := s.datasetStore().Create(r.Context(), in.Name, in.ProjectID)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	s.record(r, k, "dataset.create", ds.ID, map[string]string{"project": ds.ProjectID})
-	writeJSON(w, http.StatusCreated, ds)
+	return s.changed(w, r, k, http.StatusCreated, "dataset.create", ds.ID, map[string]string{"project": ds.ProjectID}, ds)
 }
 
-func (s *Server) getDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, false)
-	if !ok {
-		return
+func (s *Server) getDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	ds, err := s.dataset(r, k, false)
+	if err != nil {
+		return err
 	}
 	vs, err := s.datasetStore().Versions(r.Context(), ds.ID)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
 	if vs == nil {
 		vs = []dataset.Version{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dataset": ds, "versions": vs})
+	return writeJSON(w, http.StatusOK, map[string]any{"dataset": ds, "versions": vs})
+}
+
+// readErr remembers a reader's first error, so a failing upload is told
+// apart from a malformed one.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // importDataset takes the file as the request body: ?format=chat-jsonl,
 // text-label-csv, text-label-jsonl or sharegpt; &skip_bad=true skips bad
 // lines (reported) instead of refusing the file.
-func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, true)
-	if !ok {
-		return
+func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	ds, err := s.dataset(r, k, true)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
-	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody.Load())
-	v, rep, err := s.datasetStore().Import(r.Context(), ds.ID, r.Body, q.Get("format"),
+	body := &readErr{r: http.MaxBytesReader(w, r.Body, s.maxBody.Load())}
+	v, rep, err := s.datasetStore().Import(r.Context(), ds.ID, body, q.Get("format"),
 		dataset.ImportOptions{SkipBad: q.Get("skip_bad") == "true", TextColumn: q.Get("text_column"), LabelColumn: q.Get("label_column")})
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
-			"message": err.Error(), "type": wire.TypeInvalidRequest, "code": "invalid_file", "param": nil}, "report": rep})
-		return
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(body.err, &mbe):
+		return body.err
+	case body.err != nil:
+		return wire.Invalid("", "The request body could not be read.")
+	case errors.Is(err, dataset.ErrInvalid):
+		return writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
+			"message": sentence(err.Error()), "type": wire.TypeInvalidRequest, "code": "invalid_file", "param": nil}, "report": rep})
+	case err != nil:
+		return err
 	}
-	s.record(r, k, "dataset.import", ds.ID, map[string]string{"version": v.ID})
-	writeJSON(w, http.StatusCreated, map[string]any{"version": v, "report": rep})
+	return s.changed(w, r, k, http.StatusCreated, "dataset.import", ds.ID, map[string]string{"version": v.ID}, map[string]any{"version": v, "report": rep})
 }
 
 // datasetFromLogs adds the project's kept conversations as chat rows: the
 // messages sent and the answer — or the correction from feedback, when
 // one was given. The body is a log query.
-func (s *Server) datasetFromLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, ok := s.dataset(w, r, k, true)
-	if !ok {
-		return
+func (s *Server) datasetFromLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	ds, err := s.dataset(r, k, true)
+	if err != nil {
+		return err
 	}
-	var in struct {
+	in, err := decodeAs[struct {
 		Model    string `json:"model"`
 		Tag      string `json:"tag"`
 		Text     string `json:"text"`
@@ -191,74 +208,72 @@ func (s *Server) datasetFromLogs(w http.ResponseWriter, r *http.Request, k *tena
 		Limit    int    `json:"limit"`
 		// OnlyCorrected keeps only conversations whose answer a person corrected.
 		OnlyCorrected bool `json:"only_corrected"`
-	}
-	if !s.decode(w, r, &in) {
-		return
+	}](s, w, r)
+	if err != nil {
+		return err
 	}
 	q := reqlog.Query{ProjectID: ds.ProjectID, Model: in.Model, Tag: in.Tag, Text: in.Text, EndUser: in.EndUser, Feedback: in.Feedback, Limit: in.Limit}
-	var err error
-	if in.From != "" {
-		q.From, err = parseWhen(in.From)
+	for name, at := range map[string]struct {
+		v   string
+		dst *time.Time
+	}{"from": {in.From, &q.From}, "to": {in.To, &q.To}} {
+		if at.v == "" {
+			continue
+		}
+		if *at.dst, err = parseWhen(at.v); err != nil {
+			return invalidValue(name, "'"+name+"' must be a date or an RFC 3339 time.")
+		}
 	}
-	if err == nil && in.To != "" {
-		q.To, err = parseWhen(in.To)
-	}
-	if err != nil {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "from", "'from' and 'to' must be dates or RFC 3339 times.")
-		return
+	switch q.Feedback {
+	case "", "any", "positive", "negative", "none":
+	default:
+		return invalidValue("feedback", "'feedback' takes any, positive, negative or none.")
 	}
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	rows, corrected, err := reqlog.DatasetRows(r.Context(), s.db, q, in.OnlyCorrected)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
 	if len(rows) == 0 {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "no_rows", "", "The query selects no kept conversations.")
-		return
+		return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "no_rows", "", "The query selects no kept conversations.")
 	}
 	v, err := s.datasetStore().AddRows(r.Context(), ds.ID, rows, "from-logs")
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	s.record(r, k, "dataset.from_logs", ds.ID, map[string]string{"version": v.ID, "rows": strconv.Itoa(len(rows))})
-	writeJSON(w, http.StatusCreated, map[string]any{"version": v, "rows": len(rows), "corrected": corrected})
+	return s.changed(w, r, k, http.StatusCreated, "dataset.from_logs", ds.ID, map[string]string{"version": v.ID, "rows": strconv.Itoa(len(rows))},
+		map[string]any{"version": v, "rows": len(rows), "corrected": corrected})
 }
 
-func (s *Server) curateDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, v, ok := s.datasetVersion(w, r, k, true)
-	if !ok {
-		return
+func (s *Server) curateDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	ds, v, err := s.datasetVersion(r, k, true)
+	if err != nil {
+		return err
 	}
-	var c dataset.CurateOptions
-	if !s.decode(w, r, &c) {
-		return
+	c, err := decodeAs[dataset.CurateOptions](s, w, r)
+	if err != nil {
+		return err
 	}
 	nv, rep, err := s.datasetStore().Curate(r.Context(), v.ID, c)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	s.record(r, k, "dataset.curate", ds.ID, map[string]string{"version": nv.ID})
-	writeJSON(w, http.StatusCreated, map[string]any{"version": nv, "report": rep})
+	return s.changed(w, r, k, http.StatusCreated, "dataset.curate", ds.ID, map[string]string{"version": nv.ID}, map[string]any{"version": nv, "report": rep})
 }
 
-func (s *Server) annotationQueue(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	_, v, ok := s.datasetVersion(w, r, k, false)
-	if !ok {
-		return
+func (s *Server) annotationQueue(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	_, v, err := s.datasetVersion(r, k, false)
+	if err != nil {
+		return err
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	items, err := s.datasetStore().Queue(r.Context(), v.ID, annotatorOf(r, k), limit)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, list(items))
+	return writeJSON(w, http.StatusOK, list(items))
 }
 
 // annotatorOf is who annotates: the ?annotator= name, else the key.
@@ -272,63 +287,59 @@ func annotatorOf(r *http.Request, k *tenancy.Key) string {
 	return k.ID
 }
 
-func (s *Server) annotate(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	_, v, ok := s.datasetVersion(w, r, k, true)
-	if !ok {
-		return
+func (s *Server) annotate(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	_, v, err := s.datasetVersion(r, k, true)
+	if err != nil {
+		return err
 	}
-	var in struct {
+	in, err := decodeAs[struct {
 		Row       int    `json:"row"`
 		Annotator string `json:"annotator"`
 		dataset.Annotation
-	}
-	if !s.decode(w, r, &in) {
-		return
+	}](s, w, r)
+	if err != nil {
+		return err
 	}
 	who := in.Annotator
 	if who == "" {
 		who = annotatorOf(r, k)
 	}
 	if err := s.datasetStore().Annotate(r.Context(), v.ID, in.Row, who, in.Annotation); err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"version": v.ID, "row": in.Row, "annotator": who, "kind": in.Kind})
+	return writeJSON(w, http.StatusCreated, map[string]any{"version": v.ID, "row": in.Row, "annotator": who, "kind": in.Kind})
 }
 
-func (s *Server) agreement(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	_, v, ok := s.datasetVersion(w, r, k, false)
-	if !ok {
-		return
+func (s *Server) agreement(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	_, v, err := s.datasetVersion(r, k, false)
+	if err != nil {
+		return err
 	}
 	rep, err := s.datasetStore().Agreement(r.Context(), v.ID)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	return writeJSON(w, http.StatusOK, rep)
 }
 
-func (s *Server) applyAnnotations(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, v, ok := s.datasetVersion(w, r, k, true)
-	if !ok {
-		return
+func (s *Server) applyAnnotations(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	ds, v, err := s.datasetVersion(r, k, true)
+	if err != nil {
+		return err
 	}
 	nv, err := s.datasetStore().ApplyAnnotations(r.Context(), v.ID)
 	if err != nil {
-		datasetError(w, err)
-		return
+		return err
 	}
-	s.record(r, k, "dataset.annotations_apply", ds.ID, map[string]string{"version": nv.ID})
-	writeJSON(w, http.StatusCreated, nv)
+	return s.changed(w, r, k, http.StatusCreated, "dataset.annotations_apply", ds.ID, map[string]string{"version": nv.ID}, nv)
 }
 
 // exportDataset streams ?format=openai-chat, dpo, prompt-chosen-rejected,
 // classification-csv or eval-jsonl.
-func (s *Server) exportDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	ds, v, ok := s.datasetVersion(w, r, k, false)
-	if !ok {
-		return
+func (s *Server) exportDataset(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	ds, v, err := s.datasetVersion(r, k, false)
+	if err != nil {
+		return err
 	}
 	format := r.URL.Query().Get("format")
 	ctype, ext := "application/jsonl", "jsonl"
@@ -340,6 +351,7 @@ func (s *Server) exportDataset(w http.ResponseWriter, r *http.Request, k *tenanc
 	// An unknown format fails before anything is written.
 	if _, err := s.datasetStore().Export(r.Context(), v.ID, format, w, nil); err != nil {
 		w.Header().Del("Content-Disposition")
-		datasetError(w, err)
+		return err
 	}
+	return nil
 }

@@ -25,46 +25,40 @@ func (s *Server) logRoutes(mux *http.ServeMux) {
 
 // feedback serves POST /v1/feedback: any key of the request's project may
 // score its answer, any time after, more than once.
-func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	var in struct {
+func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	in, err := decodeAs[struct {
 		RequestID  string          `json:"request_id"`
 		Score      json.RawMessage `json:"score"`
 		Correction string          `json:"correction"`
 		Comment    string          `json:"comment"`
 		Tags       []string        `json:"tags"`
-	}
-	if !s.decode(w, r, &in) {
-		return
+	}](s, w, r)
+	if err != nil {
+		return err
 	}
 	if in.RequestID == "" {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "request_id", "Missing required parameter: 'request_id'.")
-		return
+		return invalidValue("request_id", "Missing required parameter: 'request_id'.")
 	}
 	if len(in.Score) == 0 {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "score", "Missing required parameter: 'score'.")
-		return
+		return invalidValue("score", "Missing required parameter: 'score'.")
 	}
 	score, raw, err := reqlog.ParseScore(in.Score)
 	if err != nil {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "score", err.Error())
-		return
+		return invalidValue("score", sentence(err.Error()))
 	}
 	project, err := s.requestProject(r.Context(), in.RequestID)
 	if errors.Is(err, reqlog.ErrNotFound) || (err == nil && !k.IsAdmin() && project != k.ProjectID) {
-		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "request_not_found", "request_id", "No request `"+in.RequestID+"` for this project.")
-		return
+		return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "request_not_found", "request_id", "No request `"+in.RequestID+"` for this project.")
 	}
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	f := &reqlog.Feedback{RequestID: in.RequestID, ProjectID: project, KeyID: k.ID, Score: score, RawScore: raw,
 		Correction: in.Correction, Comment: in.Comment, Tags: in.Tags}
 	if err := reqlog.AddFeedback(r.Context(), s.db, f); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, f)
+	return writeJSON(w, http.StatusCreated, f)
 }
 
 // requestProject finds a request's project in the ledger, waiting for
@@ -80,30 +74,30 @@ func (s *Server) requestProject(ctx context.Context, id string) (string, error) 
 	return p, err
 }
 
-// logScope narrows a log query to what k may read; ok is false when it
-// wrote an error.
-func (s *Server) logScope(w http.ResponseWriter, k *tenancy.Key, q *reqlog.Query) bool {
+// errMembersNameProject refuses a member's query over the whole organisation.
+var errMembersNameProject = forbiddenParam("project", "Members must name one of their projects.")
+
+// logScope narrows a log query to what k may read.
+func (s *Server) logScope(k *tenancy.Key, q *reqlog.Query) error {
 	switch {
 	case k.IsAdmin():
-		return true
+		return nil
 	case k.Role == tenancy.RoleUser:
 		if q.ProjectID == "" {
 			if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
-				errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "project", "Members must name one of their projects.")
-				return false
+				return errMembersNameProject
 			}
 			q.OrgID = k.OrgID
-			return true
+			return nil
 		}
 		if p, err := s.keys.Project(q.ProjectID); err == nil && k.CanReadProject(p) {
-			return true
+			return nil
 		}
 	}
-	forbidden(w)
-	return false
+	return errForbidden
 }
 
-func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	v := r.URL.Query()
 	q := reqlog.Query{ProjectID: v.Get("project"), KeyID: v.Get("key"), Model: v.Get("model"), EndUser: v.Get("user"),
 		Tag: v.Get("tag"), Text: v.Get("q"), Feedback: v.Get("feedback")}
@@ -111,8 +105,7 @@ func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.K
 		if x := v.Get(name); x != "" {
 			t, err := parseWhen(x)
 			if err != nil {
-				errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", name, "'"+name+"' must be a date or an RFC 3339 time.")
-				return
+				return invalidValue(name, "'"+name+"' must be a date or an RFC 3339 time.")
 			}
 			*dst = t
 		}
@@ -121,8 +114,7 @@ func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.K
 		if x := v.Get(name); x != "" {
 			n, err := strconv.Atoi(x)
 			if err != nil {
-				errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", name, "'"+name+"' must be an integer.")
-				return
+				return invalidValue(name, "'"+name+"' must be an integer.")
 			}
 			*dst = n
 		}
@@ -130,28 +122,24 @@ func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.K
 	switch q.Feedback {
 	case "", "any", "positive", "negative", "none":
 	default:
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "feedback", "'feedback' takes any, positive, negative or none.")
-		return
+		return invalidValue("feedback", "'feedback' takes any, positive, negative or none.")
 	}
-	if !s.logScope(w, k, &q) {
-		return
+	if err := s.logScope(k, &q); err != nil {
+		return err
 	}
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	out, err := reqlog.Search(r.Context(), s.db, q)
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, list(out))
+	return writeJSON(w, http.StatusOK, list(out))
 }
 
-func (s *Server) getLog(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
+func (s *Server) getLog(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	e, err := reqlog.Get(r.Context(), s.db, r.PathValue("id"))
 	if err == nil && !k.IsAdmin() {
@@ -161,44 +149,38 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request, k *tenancy.Key) 
 		}
 	}
 	if errors.Is(err, reqlog.ErrNotFound) {
-		notFound(w, "log")
-		return
+		return notFound("log")
 	}
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, e)
+	return writeJSON(w, http.StatusOK, e)
 }
 
 // deleteProjectData serves DELETE /api/projects/{project}/data[?user=ID]:
 // the project's kept logs and feedback, or one end user's, are removed, and
 // the audit log records it (with counts, never content).
-func (s *Server) deleteProjectData(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	p, ok := s.project(w, r, k)
-	if !ok {
-		return
+func (s *Server) deleteProjectData(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	p, err := s.project(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(p.OrgID) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	endUser := r.URL.Query().Get("user")
 	n, err := reqlog.DeleteData(r.Context(), s.db, p.ID, endUser)
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	detail := map[string]string{"logs": strconv.FormatInt(n.Logs, 10), "feedback": strconv.FormatInt(n.Feedback, 10)}
 	if endUser != "" {
 		detail["scope"] = "end user" // the id itself may be personal data
 	}
-	s.record(r, k, "project.data_delete", p.ID, detail)
-	writeJSON(w, http.StatusOK, map[string]any{"project_id": p.ID, "deleted": n})
+	return s.changed(w, r, k, http.StatusOK, "project.data_delete", p.ID, detail, map[string]any{"project_id": p.ID, "deleted": n})
 }
 
 // expireLogs deletes logs past each project's retention; it runs at start

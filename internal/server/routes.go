@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -18,19 +17,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", s.gw.Handler(provider.OpChat))
 	mux.HandleFunc("POST /v1/completions", s.gw.Handler(provider.OpCompletion))
 	mux.HandleFunc("POST /v1/embeddings", s.gw.Handler(provider.OpEmbedding))
-	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
+	mux.HandleFunc("POST /v1/guard/check", s.auth(false, writesOwn(s.guardCheck)))
 	mux.HandleFunc("POST /v1/classify", s.gw.Handler(provider.OpClassify))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
-	mux.HandleFunc("/v1/", s.auth(false, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
-	}))
+	mux.HandleFunc("/v1/", s.auth(false, unknownRoute(mux, "/v1/")))
 	mux.HandleFunc("GET /api/deployments", s.auth(true, s.deployments))
 	s.adminRoutes(mux)
 	s.specialistRoutes(mux)
-	mux.HandleFunc("/api/", s.auth(true, func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "unknown_url", "", "Unknown request URL: "+r.Method+" "+r.URL.Path+".")
-	}))
+	mux.HandleFunc("/api/", s.api(unknownRoute(mux, "/api/")))
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -68,33 +63,38 @@ func printable(s string) bool {
 	return true
 }
 
-type keyHandler func(w http.ResponseWriter, r *http.Request, k *tenancy.Key)
+var errAdminOnly = wire.NewError(http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "", "This endpoint needs an admin key.")
 
-// auth checks the API key; admin routes need the admin role.
+// auth checks the API key (admin routes need the admin role), runs h and
+// writes the error it returns.
 func (s *Server) auth(admin bool, h keyHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		k, ok := s.authenticate(w, r)
-		if !ok {
-			return
+		k, err := s.key(r)
+		if err == nil && admin && k.Role != tenancy.RoleAdmin {
+			err = errAdminOnly
 		}
-		if admin && k.Role != tenancy.RoleAdmin {
-			errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "", "This endpoint needs an admin key.")
-			return
+		if err == nil {
+			err = h(w, r, k)
 		}
-		h(w, r, k)
+		if err != nil {
+			s.writeError(w, r, err)
+		}
 	}
 }
 
+// api is auth for the admin API's handlers, which any key may call: each
+// checks what its key may do.
+func (s *Server) api(h keyHandler) http.HandlerFunc { return s.auth(false, h) }
+
+// key is the request's API key, found as the gateway finds it.
+func (s *Server) key(r *http.Request) (*tenancy.Key, error) { return s.gw.Authenticate(r, time.Now()) }
+
+// authenticate is key for handlers that write their own answers: ok is
+// false when it wrote the error.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*tenancy.Key, bool) {
-	secret := tenancy.BearerToken(r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
-	if secret == "" {
-		errorJSON(w, http.StatusUnauthorized, wire.TypeAuthentication, "missing_api_key", "",
-			"You didn't provide an API key. Send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.")
-		return nil, false
-	}
-	k, err := s.keys.Authenticate(secret, time.Now())
+	k, err := s.key(r)
 	if err != nil {
-		errorJSON(w, http.StatusUnauthorized, wire.TypeAuthentication, "invalid_api_key", "", "Incorrect API key provided.")
+		s.writeError(w, r, err)
 		return nil, false
 	}
 	return k, true
@@ -107,7 +107,7 @@ type modelObject struct {
 	OwnedBy string `json:"owned_by"`
 }
 
-func (s *Server) listModels(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
 	ms := s.router.Catalog().Models()
 	out := struct {
 		Object string        `json:"object"`
@@ -116,22 +116,21 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request, _ *tenancy.K
 	for _, m := range ms {
 		out.Data = append(out.Data, modelObject{ID: m.Name, Object: "model", Created: m.Created, OwnedBy: "switchyard"})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getModel(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
 	id := r.PathValue("id")
 	m, ok := s.router.Catalog().Model(id)
 	if !ok {
-		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
+		return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model",
 			"The model `"+id+"` does not exist or you do not have access to it.")
-		return
 	}
-	writeJSON(w, http.StatusOK, modelObject{ID: m.Name, Object: "model", Created: m.Created, OwnedBy: "switchyard"})
+	return writeJSON(w, http.StatusOK, modelObject{ID: m.Name, Object: "model", Created: m.Created, OwnedBy: "switchyard"})
 }
 
-func (s *Server) deployments(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": s.router.Snapshots()})
+func (s *Server) deployments(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": s.router.Snapshots()})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -144,15 +143,4 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", "encoding response: "+err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
 }

@@ -33,7 +33,6 @@ import (
 	"switchyard/internal/provider"
 	"switchyard/internal/router"
 	"switchyard/internal/tenancy"
-	wire "switchyard/internal/wire/openai"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -324,9 +323,4 @@ func (g *idGen) init() {
 
 func (g *idGen) next() string {
 	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
-}
-
-// errorJSON writes an OpenAI-shaped error.
-func errorJSON(w http.ResponseWriter, status int, typ, code, param, msg string) {
-	gateway.WriteError(w, wire.NewError(status, typ, code, param, msg))
 }

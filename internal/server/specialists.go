@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,107 +69,83 @@ func (s *Server) specialistRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/specialists/{name}/rollback", s.auth(true, j.rollback))
 }
 
-func (j *specialistJobs) store(w http.ResponseWriter) (*spec.Store, bool) {
-	st, err := spec.OpenStore(j.dir)
-	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return nil, false
-	}
-	return st, true
-}
-
-// specialistError maps a store error to the API's.
-func specialistError(w http.ResponseWriter, err error) {
-	if errors.Is(err, spec.ErrNotFound) {
-		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "not_found", "", err.Error()+".")
-		return
-	}
-	errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "", err.Error()+".")
-}
-
-func (j *specialistJobs) view(w http.ResponseWriter, st *spec.Store, name string, status int) {
+func (j *specialistJobs) view(w http.ResponseWriter, st *spec.Store, name string, status int) error {
 	vs, err := st.Versions(name)
 	if err != nil {
-		specialistError(w, err)
-		return
+		return err
 	}
 	p, err := st.Promoted(name)
 	if err != nil {
-		specialistError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, status, specialistView{Object: "specialist", Name: name, Promoted: p, Versions: vs})
+	return writeJSON(w, status, specialistView{Object: "specialist", Name: name, Promoted: p, Versions: vs})
 }
 
-func (j *specialistJobs) list(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-	st, ok := j.store(w)
-	if !ok {
-		return
+func (j *specialistJobs) list(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
+	st, err := spec.OpenStore(j.dir)
+	if err != nil {
+		return err
 	}
 	es, err := st.List()
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	out := make([]specialistView, 0, len(es))
 	for _, e := range es {
 		vs, err := st.Versions(e.Name)
 		if err != nil {
-			errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-			return
+			return err
 		}
 		out = append(out, specialistView{Object: "specialist", Name: e.Name, Promoted: e.Promoted, Versions: vs})
 	}
-	writeJSON(w, http.StatusOK, list(out))
+	return writeJSON(w, http.StatusOK, list(out))
 }
 
-func (j *specialistJobs) show(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-	if st, ok := j.store(w); ok {
-		j.view(w, st, r.PathValue("name"), http.StatusOK)
+func (j *specialistJobs) show(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
+	st, err := spec.OpenStore(j.dir)
+	if err != nil {
+		return err
 	}
+	return j.view(w, st, r.PathValue("name"), http.StatusOK)
 }
 
-func (j *specialistJobs) promote(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-	var body struct {
+func (j *specialistJobs) promote(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
+	body, err := decodeAs[struct {
 		Version int `json:"version"`
-	}
-	if !j.s.decode(w, r, &body) {
-		return
+	}](j.s, w, r)
+	if err != nil {
+		return err
 	}
 	if body.Version < 1 {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "version", "'version' must be a version number (1 or more).")
-		return
+		return invalidValue("version", "'version' must be a version number (1 or more).")
 	}
-	st, ok := j.store(w)
-	if !ok {
-		return
+	st, err := spec.OpenStore(j.dir)
+	if err != nil {
+		return err
 	}
 	name := r.PathValue("name")
 	if err := st.Promote(name, body.Version); err != nil {
-		specialistError(w, err)
-		return
+		return err
 	}
-	j.view(w, st, name, http.StatusOK)
+	return j.view(w, st, name, http.StatusOK)
 }
 
-func (j *specialistJobs) rollback(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-	st, ok := j.store(w)
-	if !ok {
-		return
+func (j *specialistJobs) rollback(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
+	st, err := spec.OpenStore(j.dir)
+	if err != nil {
+		return err
 	}
 	name := r.PathValue("name")
 	if _, err := st.Versions(name); err != nil {
-		specialistError(w, err)
-		return
+		return err
 	}
 	if _, err := st.Rollback(name); err != nil {
-		errorJSON(w, http.StatusConflict, wire.TypeInvalidRequest, "conflict", "", err.Error()+".")
-		return
+		return err
 	}
-	j.view(w, st, name, http.StatusOK)
+	return j.view(w, st, name, http.StatusOK)
 }
 
-func (j *specialistJobs) job(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
+func (j *specialistJobs) job(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
 	j.mu.Lock()
 	t, ok := j.jobs[r.PathValue("id")]
 	var snap trainJob
@@ -179,39 +154,33 @@ func (j *specialistJobs) job(w http.ResponseWriter, r *http.Request, _ *tenancy.
 	}
 	j.mu.Unlock()
 	if !ok {
-		notFound(w, "Job")
-		return
+		return notFound("Job")
 	}
-	writeJSON(w, http.StatusOK, snap)
+	return writeJSON(w, http.StatusOK, snap)
 }
 
 // train validates and loads the data now (so bad data is a 400), then
 // trains in the background and answers 202 with the job.
-func (j *specialistJobs) train(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) {
-	var body struct {
+func (j *specialistJobs) train(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
+	body, err := decodeAs[struct {
 		Data        string `json:"data"`
 		CSV         string `json:"csv"`
 		Eval        string `json:"eval"`
 		TextColumn  string `json:"text_column"`
 		LabelColumn string `json:"label_column"`
-	}
-	if !j.s.decode(w, r, &body) {
-		return
+	}](j.s, w, r)
+	if err != nil {
+		return err
 	}
 	name := r.PathValue("name")
 	if !spec.ValidName(name) {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "name",
-			"Invalid specialist name: use letters, digits, . _ - (at most 64).")
-		return
+		return invalidValue("name", "Invalid specialist name: use letters, digits, . _ - (at most 64).")
 	}
 	if (body.Data == "") == (body.CSV == "") {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "data",
-			"Give exactly one of 'data' (a file on the server) or 'csv' (the CSV text).")
-		return
+		return invalidValue("data", "Give exactly one of 'data' (a file on the server) or 'csv' (the CSV text).")
 	}
 	opt := spec.LoadOptions{TextColumn: body.TextColumn, LabelColumn: body.LabelColumn}
 	var ex []spec.Example
-	var err error
 	source := body.Data
 	if body.Data != "" {
 		ex, err = spec.LoadFile(body.Data, opt)
@@ -221,14 +190,12 @@ func (j *specialistJobs) train(w http.ResponseWriter, r *http.Request, _ *tenanc
 		ex, err = spec.LoadCSV(strings.NewReader(body.CSV), opt)
 	}
 	if err != nil {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_data", "data", "Reading the training data: "+err.Error()+".")
-		return
+		return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_data", "data", "Reading the training data: "+err.Error()+".")
 	}
 	var eval []spec.Example
 	if body.Eval != "" {
 		if eval, err = spec.LoadFile(body.Eval, opt); err != nil {
-			errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_data", "eval", "Reading the evaluation data: "+err.Error()+".")
-			return
+			return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_data", "eval", "Reading the evaluation data: "+err.Error()+".")
 		}
 	}
 	t := &trainJob{ID: jobID(), Object: "specialist.train_job", Name: name, State: "queued", Rows: len(ex), CreatedAt: time.Now().UTC()}
@@ -250,7 +217,7 @@ func (j *specialistJobs) train(w http.ResponseWriter, r *http.Request, _ *tenanc
 	j.mu.Lock()
 	snap := *t
 	j.mu.Unlock()
-	writeJSON(w, http.StatusAccepted, snap)
+	return writeJSON(w, http.StatusAccepted, snap)
 }
 
 func (j *specialistJobs) add(t *trainJob) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/csv"
 	"html/template"
 	"maps"
@@ -13,47 +14,41 @@ import (
 	"switchyard/internal/metering"
 	"switchyard/internal/metering/ledger"
 	"switchyard/internal/tenancy"
-	wire "switchyard/internal/wire/openai"
 )
 
-func (s *Server) balance(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) balance(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	spent, err := ledger.Spent(r.Context(), s.db, ledger.Filter{OrgID: o.ID, Currency: o.Currency})
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	entries, err := s.keys.BalanceEntries(r.Context(), o.ID)
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	if entries == nil {
 		entries = []tenancy.BalanceEntry{}
 	}
 	topUps := s.keys.TopUps(o.ID)
-	writeJSON(w, http.StatusOK, map[string]any{
+	return writeJSON(w, http.StatusOK, map[string]any{
 		"org_id": o.ID, "currency": o.Currency, "prepaid": o.Prepaid,
 		"top_ups_micros": topUps, "spent_micros": spent, "balance_micros": topUps - spent,
 		"entries": entries,
 	})
 }
 
-// usageFilter reads the query and narrows it to what k may see. ok is
-// false when it wrote an error.
-func (s *Server) usageFilter(w http.ResponseWriter, r *http.Request, k *tenancy.Key) (ledger.Filter, ledger.Group, bool) {
+// usageFilter reads the query and narrows it to what k may see.
+func (s *Server) usageFilter(r *http.Request, k *tenancy.Key) (ledger.Filter, ledger.Group, error) {
 	q := r.URL.Query()
 	f := ledger.Filter{OrgID: q.Get("org"), ProjectID: q.Get("project"), KeyID: q.Get("key"), Model: q.Get("model")}
-	bad := func(param, msg string) (ledger.Filter, ledger.Group, bool) {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", param, msg)
-		return f, ledger.Group{}, false
+	bad := func(param, msg string) (ledger.Filter, ledger.Group, error) {
+		return f, ledger.Group{}, invalidValue(param, msg)
 	}
 	for _, p := range []struct {
 		name string
@@ -88,20 +83,17 @@ func (s *Server) usageFilter(w http.ResponseWriter, r *http.Request, k *tenancy.
 	case k.IsAdmin():
 	case k.Role == tenancy.RoleProject:
 		if (f.KeyID != "" && f.KeyID != k.ID) || (f.OrgID != "" && f.OrgID != k.OrgID) || (f.ProjectID != "" && f.ProjectID != k.ProjectID) {
-			forbidden(w)
-			return f, g, false
+			return f, g, errForbidden
 		}
 		f.OrgID, f.ProjectID, f.KeyID = k.OrgID, k.ProjectID, k.ID
 	case k.Role == tenancy.RoleUser:
 		if f.OrgID != "" && f.OrgID != k.OrgID {
-			forbidden(w)
-			return f, g, false
+			return f, g, errForbidden
 		}
 		f.OrgID = k.OrgID
 		if f.KeyID != "" {
 			if t, err := s.keys.Key(f.KeyID); err != nil || t.OrgID != k.OrgID {
-				forbidden(w)
-				return f, g, false
+				return f, g, errForbidden
 			} else if t.ProjectID != "" && f.ProjectID == "" {
 				f.ProjectID = t.ProjectID
 			}
@@ -109,15 +101,13 @@ func (s *Server) usageFilter(w http.ResponseWriter, r *http.Request, k *tenancy.
 		if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
 			p, err := s.keys.Project(f.ProjectID)
 			if f.ProjectID == "" || err != nil || !k.CanReadProject(p) {
-				errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "project", "Members must name one of their projects.")
-				return f, g, false
+				return f, g, errMembersNameProject
 			}
 		}
 	default:
-		forbidden(w)
-		return f, g, false
+		return f, g, errForbidden
 	}
-	return f, g, true
+	return f, g, nil
 }
 
 func parseWhen(v string) (time.Time, error) {
@@ -130,19 +120,17 @@ func parseWhen(v string) (time.Time, error) {
 	return time.Parse(time.RFC3339, v)
 }
 
-func (s *Server) usage(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	f, g, ok := s.usageFilter(w, r, k)
-	if !ok {
-		return
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	f, g, err := s.usageFilter(r, k)
+	if err != nil {
+		return err
 	}
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	rows, err := ledger.Query(r.Context(), s.db, f, g)
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	if r.URL.Query().Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -154,14 +142,14 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
 				strconv.FormatInt(x.Requests, 10), strconv.FormatInt(x.PromptTokens, 10), strconv.FormatInt(x.CachedTokens, 10),
 				strconv.FormatInt(x.CompletionTokens, 10), metering.FormatMicros(x.CostMicros), x.Currency})
 		}
-		cw.Flush()
-		return
+		cw.Flush() // a write error here is a client gone: nothing to answer
+		return nil
 	}
 	out := make([]UsageRow, len(rows))
 	for i, x := range rows {
 		out[i] = UsageRow(x)
 	}
-	writeJSON(w, http.StatusOK, list(out))
+	return writeJSON(w, http.StatusOK, list(out))
 }
 
 // UsageRow is one line of GET /api/usage: a group's totals. Fields not
@@ -210,28 +198,24 @@ type Total struct {
 	Amount       string `json:"amount"`
 }
 
-func (s *Server) invoice(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
-	o, ok := s.org(w, r, k)
-	if !ok {
-		return
+func (s *Server) invoice(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	o, err := s.org(r, k)
+	if err != nil {
+		return err
 	}
 	if !k.CanManageOrg(o.ID) && !(k.User != nil && k.User.Role == tenancy.UserViewer) {
-		forbidden(w)
-		return
+		return errForbidden
 	}
 	month, err := time.Parse("2006-01", r.PathValue("month"))
 	if err != nil {
-		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "month", "The month must look like 2026-11.")
-		return
+		return invalidValue("month", "The month must look like 2026-11.")
 	}
 	if err := s.ledger.Flush(r.Context()); err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	rows, err := ledger.Query(r.Context(), s.db, ledger.Filter{OrgID: o.ID, From: month, To: month.AddDate(0, 1, 0)}, ledger.Group{By: []string{"model"}})
 	if err != nil {
-		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
-		return
+		return err
 	}
 	inv := Invoice{OrgID: o.ID, OrgName: o.Name, Month: month.Format("2006-01"), Lines: []InvoiceLine{}, Totals: []Total{}, IssuedAt: time.Now().UTC()}
 	totals := map[string]int64{}
@@ -244,11 +228,15 @@ func (s *Server) invoice(w http.ResponseWriter, r *http.Request, k *tenancy.Key)
 		inv.Totals = append(inv.Totals, Total{Currency: c, AmountMicros: totals[c], Amount: metering.FormatMicros(totals[c])})
 	}
 	if r.URL.Query().Get("format") == "html" {
+		var b bytes.Buffer
+		if err := invoiceHTML.Execute(&b, inv); err != nil {
+			return err
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		invoiceHTML.Execute(w, inv)
-		return
+		w.Write(b.Bytes())
+		return nil
 	}
-	writeJSON(w, http.StatusOK, inv)
+	return writeJSON(w, http.StatusOK, inv)
 }
 
 var invoiceHTML = template.Must(template.New("invoice").Parse(`<!doctype html>

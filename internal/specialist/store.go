@@ -16,8 +16,24 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned when a specialist or version does not exist.
-var ErrNotFound = errors.New("specialist not found")
+// The kinds of store error callers branch on (with errors.Is).
+var (
+	// ErrNotFound is returned when a specialist or version does not exist.
+	ErrNotFound = errors.New("specialist not found")
+	// ErrInvalid is returned for an invalid specialist name.
+	ErrInvalid = errors.New("invalid")
+	// ErrConflict is returned when the specialist's state refuses the
+	// change (no earlier version to roll back to).
+	ErrConflict = errors.New("conflict")
+)
+
+// kindError gives err one of the kinds above; its message is err's.
+type kindError struct {
+	kind, err error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // Metrics is the summary of a Report kept in manifests.
 type Metrics struct {
@@ -98,7 +114,7 @@ func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 func (s *Store) nameDir(name string) (string, error) {
 	if !ValidName(name) {
-		return "", fmt.Errorf("invalid specialist name %q (letters, digits, . _ -; at most 64)", name)
+		return "", &kindError{ErrInvalid, fmt.Errorf("invalid specialist name %q (letters, digits, . _ -; at most 64)", name)}
 	}
 	return filepath.Join(s.dir, name), nil
 }
@@ -368,7 +384,7 @@ func (s *Store) Rollback(name string) (int, error) {
 		return 0, err
 	}
 	if len(st.History) < 2 {
-		return 0, fmt.Errorf("%s: no earlier promoted version to roll back to", name)
+		return 0, &kindError{ErrConflict, fmt.Errorf("%s: no earlier promoted version to roll back to", name)}
 	}
 	st.History = st.History[:len(st.History)-1]
 	st.Promoted = st.History[len(st.History)-1]

@@ -83,13 +83,13 @@ func (s *Store) AddPrice(ctx context.Context, p Price) (*Price, error) {
 	}
 	switch {
 	case strings.TrimSpace(p.Model) == "":
-		return nil, invalid("model is required")
+		return nil, invalid("model", "model is required")
 	case !validCurrency(p.Currency):
-		return nil, invalid("currency must be USD or CNY")
+		return nil, invalid("currency", "currency must be USD or CNY")
 	case p.Input < 0 || p.CachedInput < 0 || p.Output < 0:
-		return nil, invalid("prices must not be negative")
+		return nil, negative(field{"input_micros", p.Input}, field{"cached_input_micros", p.CachedInput}, field{"output_micros", p.Output})
 	case p.EffectiveFrom.Before(now.Add(-time.Minute)):
-		return nil, invalid("effective_from may not be in the past: charges already made keep their price")
+		return nil, invalid("effective_from", "effective_from may not be in the past: charges already made keep their price")
 	}
 	p.ID, p.CreatedAt = newID("price_"), now
 	err := s.change(ctx, func(tx *sql.Tx) error {
@@ -120,7 +120,7 @@ func (s *Store) TopUp(ctx context.Context, orgID string, amount int64, note stri
 		return nil, err
 	}
 	if amount == 0 {
-		return nil, invalid("amount_micros must not be zero")
+		return nil, invalid("amount_micros", "amount_micros must not be zero")
 	}
 	e := &BalanceEntry{ID: newID("bal_"), OrgID: orgID, Amount: amount, Currency: o.Currency, Note: note, CreatedAt: time.Now().UTC()}
 	err = s.change(ctx, func(tx *sql.Tx) error {

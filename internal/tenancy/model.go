@@ -90,13 +90,13 @@ func (s *Store) Org(id string) (*Org, error) {
 
 func (o *Org) check() error {
 	if strings.TrimSpace(o.Name) == "" {
-		return invalid("name is required")
+		return invalid("name", "name is required")
 	}
 	if !validCurrency(o.Currency) {
-		return invalid("currency must be USD or CNY")
+		return invalid("currency", "currency must be USD or CNY")
 	}
 	if o.MarkupBPS <= -10000 {
-		return invalid("markup_bps must be above -10000")
+		return invalid("markup_bps", "markup_bps must be above -10000")
 	}
 	return nil
 }
@@ -181,13 +181,14 @@ func (s *Store) Project(id string) (*Project, error) {
 
 func (p *Project) check() error {
 	if strings.TrimSpace(p.Name) == "" {
-		return invalid("name is required")
+		return invalid("name", "name is required")
 	}
-	if p.RPM < 0 || p.TPM < 0 || p.Concurrency < 0 || p.MonthlyBudget < 0 || p.RetentionDays < 0 {
-		return invalid("limits, budget and retention must not be negative")
+	if err := negative(field{"rpm", p.RPM}, field{"tpm", p.TPM}, field{"concurrency", p.Concurrency},
+		field{"monthly_budget_micros", p.MonthlyBudget}, field{"retention_days", p.RetentionDays}); err != nil {
+		return err
 	}
 	if len(p.Policy) > 0 && !json.Valid(p.Policy) {
-		return invalid("policy is not valid JSON")
+		return invalid("policy", "policy is not valid JSON")
 	}
 	return nil
 }
@@ -258,16 +259,16 @@ func (s *Store) User(id string) (*User, error) {
 
 func (s *Store) checkUser(u *User) error {
 	if _, err := mail.ParseAddress(u.Email); err != nil || strings.ContainsAny(u.Email, "<> ") {
-		return invalid("email %q is not an address", u.Email)
+		return invalid("email", "email %q is not an address", u.Email)
 	}
 	switch u.Role {
 	case UserOwner, UserAdmin, UserMember, UserViewer:
 	default:
-		return invalid("role must be owner, admin, member or viewer")
+		return invalid("role", "role must be owner, admin, member or viewer")
 	}
 	for _, p := range u.Projects {
 		if pr, err := s.Project(p); err != nil || pr.OrgID != u.OrgID {
-			return invalid("project %q is not in organisation %s", p, u.OrgID)
+			return invalid("projects", "project %q is not in organisation %s", p, u.OrgID)
 		}
 	}
 	return nil
@@ -349,12 +350,13 @@ func (s *Store) Key(id string) (*Key, error) {
 }
 
 func (k *Key) check() error {
-	if k.RPM < 0 || k.TPM < 0 || k.Concurrency < 0 || k.MonthlyBudget < 0 {
-		return invalid("limits and budget must not be negative")
+	if err := negative(field{"rpm", k.RPM}, field{"tpm", k.TPM}, field{"concurrency", k.Concurrency},
+		field{"monthly_budget_micros", k.MonthlyBudget}); err != nil {
+		return err
 	}
 	for _, m := range k.Models {
 		if m == "" || strings.Contains(m, ",") {
-			return invalid("model names must be non-empty and contain no comma")
+			return invalid("models", "model names must be non-empty and contain no comma")
 		}
 	}
 	return nil
@@ -401,7 +403,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 		return err
 	}
 	if k.Role == RoleAdmin {
-		return invalid("the admin key is replaced with SWITCHYARD_ADMIN_KEY, not revoked")
+		return invalid("", "the admin key is replaced with SWITCHYARD_ADMIN_KEY, not revoked")
 	}
 	return s.change(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, fmtTime(time.Now()), id)

@@ -97,8 +97,36 @@ var (
 	ErrInvalid  = errors.New("invalid")
 )
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+// FieldError is invalid input; Field names the field at fault (empty when
+// no one field is). errors.Is(err, ErrInvalid) holds for it.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Msg }
+
+// Is makes a FieldError an ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// field is a named number for negative.
+type field struct {
+	name string
+	v    int64
+}
+
+// negative is the error for the first of fs below zero, or nil.
+func negative(fs ...field) error {
+	for _, f := range fs {
+		if f.v < 0 {
+			return invalid(f.name, "%s must not be negative", f.name)
+		}
+	}
+	return nil
 }
 
 // Store persists tenants and keeps the in-memory snapshot.

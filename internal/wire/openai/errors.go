@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 )
 
@@ -61,4 +62,20 @@ type Envelope struct {
 func (e *Error) Marshal() []byte {
 	b, _ := json.Marshal(Envelope{Error: e})
 	return b
+}
+
+// BodyError is the client's error for a body that Scan refused: one
+// status, type, code and message for malformed JSON on every endpoint.
+func BodyError(err error) *Error {
+	const code = "invalid_json"
+	var se *SyntaxError
+	switch {
+	case errors.Is(err, ErrInvalidUTF8):
+		return NewError(http.StatusBadRequest, TypeInvalidRequest, code, "", "The request body is not valid UTF-8.")
+	case errors.As(err, &se):
+		return NewError(http.StatusBadRequest, TypeInvalidRequest, code, "", "We could not parse the JSON body of your request: "+se.Error()+".")
+	case errors.Is(err, ErrNotObject):
+		return NewError(http.StatusBadRequest, TypeInvalidRequest, code, "", "The request body must be a JSON object.")
+	}
+	return NewError(http.StatusBadRequest, TypeInvalidRequest, code, "", "The request body is not valid JSON.")
 }
