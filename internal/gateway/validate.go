@@ -1,7 +1,6 @@
 package gateway
 
 import (
-
 	"switchyard/internal/provider"
 	wire "switchyard/internal/wire/openai"
 )
