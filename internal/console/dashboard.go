@@ -39,11 +39,11 @@ func (c *Console) usageScope(r *http.Request, s *session) (scope, bool) {
 		return sc, true
 	case k.Role == tenancy.RoleUser && k.User != nil:
 		sc := scope{OrgID: k.OrgID}
-		if k.CanManageOrg(k.OrgID) || k.User.Role == tenancy.UserViewer {
+		if k.CanSeeUsage(k.OrgID, "") {
 			return sc, true
 		}
 		for _, p := range c.tenants.Projects(k.OrgID) {
-			if k.CanReadProject(p) {
+			if k.CanSeeUsage(p.OrgID, p.ID) {
 				sc.Projects = append(sc.Projects, p)
 			}
 		}

@@ -590,7 +590,7 @@ func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // mayInvoice mirrors the invoice API: managers and viewers of the org.
 func mayInvoice(k *tenancy.Key, orgID string) bool {
-	return k.CanManageOrg(orgID) || (k.User != nil && k.User.OrgID == orgID && k.User.Role == tenancy.UserViewer)
+	return k.CanSeeUsage(orgID, "")
 }
 
 func (c *Console) usageCSV(w http.ResponseWriter, r *http.Request, s *session) {

@@ -88,7 +88,7 @@ func (s *Server) logScope(w http.ResponseWriter, k *tenancy.Key, q *reqlog.Query
 		return true
 	case k.Role == tenancy.RoleUser:
 		if q.ProjectID == "" {
-			if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
+			if !k.CanSeeUsage(k.OrgID, "") {
 				errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "project", "Members must name one of their projects.")
 				return false
 			}

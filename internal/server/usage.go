@@ -106,7 +106,7 @@ func (s *Server) usageFilter(w http.ResponseWriter, r *http.Request, k *tenancy.
 				f.ProjectID = t.ProjectID
 			}
 		}
-		if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
+		if !k.CanSeeUsage(k.OrgID, "") {
 			p, err := s.keys.Project(f.ProjectID)
 			if f.ProjectID == "" || err != nil || !k.CanReadProject(p) {
 				errorJSON(w, http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "project", "Members must name one of their projects.")
@@ -215,7 +215,7 @@ func (s *Server) invoice(w http.ResponseWriter, r *http.Request, k *tenancy.Key)
 	if !ok {
 		return
 	}
-	if !k.CanManageOrg(o.ID) && !(k.User != nil && k.User.Role == tenancy.UserViewer) {
+	if !k.CanSeeUsage(o.ID, "") {
 		forbidden(w)
 		return
 	}
