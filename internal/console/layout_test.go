@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,6 +50,55 @@ func TestBrowserChartAxisLabelsFit(t *testing.T) {
 		}
 		if money < 3 {
 			t.Errorf("%s: %d money labels on the dashboard, want the cost chart's three: %v", lang.code, money, labels)
+		}
+	}
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Errorf("browser console errors: %v", errs)
+	}
+}
+
+// TestBrowserModelsShowPriceBook: the models page shows the price book's
+// current price of a deployment (per 1M tokens: input / cached / output),
+// over the config file's list price, and the list price where the book has
+// none.
+func TestBrowserModelsShowPriceBook(t *testing.T) {
+	ctx, consoleErrors := chrome(t)
+	up := upstream(t)
+	e := startServer(t, fmt.Sprintf(`
+models:
+  - name: listed
+    deployments:
+      - {id: listed-a, provider: openai, base_url: %[1]s, model: m, price: {input: 0.5, output: 1.5, currency: USD}}
+  - name: booked
+    deployments:
+      - {id: booked-a, provider: openai, base_url: %[1]s, model: m}
+  - name: both
+    deployments:
+      - {id: both-a, provider: openai, base_url: %[1]s, model: m, price: {input: 0.5, output: 1.5, currency: USD}}
+  - name: bare
+    deployments:
+      - {id: bare-a, provider: openai, base_url: %[1]s, model: m}
+`, up.URL))
+	e.api("POST", "/api/prices", map[string]any{"model": "booked", "currency": "CNY", "input_micros": 2_000_000, "cached_input_micros": 500_000, "output_micros": 8_000_000}, nil)
+	e.api("POST", "/api/prices", map[string]any{"model": "both", "deployment": "both-a", "currency": "USD", "input_micros": 3_000_000, "output_micros": 12_000_000}, nil)
+	step := stepper(t, ctx)
+	step("sign in", firstSignIn(e.base)...)
+	var prices map[string]string
+	step("models page",
+		chromedp.Navigate(e.base+"/console/models"),
+		chromedp.WaitVisible(chromedp.CSS("section.model")),
+		into(chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll("section.model tbody tr:not(.sub)")].map(
+			tr => [tr.cells[0].textContent, tr.cells[tr.cells.length-1].textContent]))`), &prices),
+	)
+	want := map[string]string{
+		"listed-a": "$0.50 / $0.50 / $1.50",
+		"booked-a": "CN¥2.00 / CN¥0.50 / CN¥8.00",
+		"both-a":   "$3.00 / $3.00 / $12.00",
+		"bare-a":   "—",
+	}
+	for dep, w := range want {
+		if got := prices[dep]; got != w {
+			t.Errorf("price of %s: %q, want %q", dep, got, w)
 		}
 	}
 	if errs := consoleErrors(); len(errs) > 0 {
