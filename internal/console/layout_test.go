@@ -106,3 +106,39 @@ models:
 	}
 }
 
+// navItem is a navigation link as laid out.
+type navItem struct {
+	Text        string
+	Top, Bottom float64
+}
+
+// TestBrowserNavOneRowAt1280: at 1280 px wide the admin's navigation (the
+// longest), with the brand before it and the language switch and account
+// after it, stays on one row, in English and in Chinese.
+func TestBrowserNavOneRowAt1280(t *testing.T) {
+	ctx, consoleErrors := chrome(t)
+	e := startServer(t, "")
+	step := stepper(t, ctx)
+	step("width 1280", chromedp.EmulateViewport(1280, 800))
+	step("sign in", firstSignIn(e.base)...)
+	for _, lang := range []string{"en", "zh"} {
+		var items []navItem
+		step("nav in "+lang,
+			chromedp.Navigate(e.base+"/console/lang?to="+lang+"&next=/console/orgs"),
+			chromedp.WaitVisible(chromedp.CSS("header nav")),
+			into(chromedp.Evaluate[[]navItem](`[...document.querySelectorAll("header .brand, header nav li, header .tools")].map(e => {
+				const r = e.getBoundingClientRect(); return {Text: e.textContent.trim().replace(/\s+/g, " "), Top: r.top, Bottom: r.bottom}; })`), &items),
+		)
+		if len(items) < 12 {
+			t.Fatalf("%s: %d header items, want the brand, the admin's 10 nav items and the tools: %v", lang, len(items), items)
+		}
+		for _, it := range items[1:] {
+			if it.Top >= items[0].Bottom || it.Bottom <= items[0].Top {
+				t.Errorf("%s: header item %q (top %.0f) is on another row than %q (top %.0f)", lang, it.Text, it.Top, items[0].Text, items[0].Top)
+			}
+		}
+	}
+	if errs := consoleErrors(); len(errs) > 0 {
+		t.Errorf("browser console errors: %v", errs)
+	}
+}
