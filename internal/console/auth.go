@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -16,27 +15,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"switchyard/internal/db"
 	"switchyard/internal/tenancy"
 )
-
-func init() {
-	db.Register(db.Migration{Name: "0400_console_auth", SQL: `
-CREATE TABLE console_logins (
-  login TEXT PRIMARY KEY,
-  key_id TEXT NOT NULL UNIQUE,
-  hash TEXT NOT NULL,
-  updated_at BIGINT NOT NULL
-);
-CREATE TABLE console_sessions (
-  id TEXT PRIMARY KEY,
-  key_id TEXT NOT NULL,
-  csrf TEXT NOT NULL,
-  created_at BIGINT NOT NULL,
-  expires_at BIGINT NOT NULL
-);
-CREATE INDEX console_sessions_key ON console_sessions (key_id)`})
-}
 
 // Cookie names.
 const (
@@ -83,67 +63,36 @@ func tokenHash(tok string) string {
 }
 
 // setPassword gives the key a console login name and password, replacing
-// any it had.
+// any it had, and ends the key's other sessions.
 func (c *Console) setPassword(ctx context.Context, keyID, login, password string) error {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
 	if err != nil {
 		return fmt.Errorf("hashing password: %w", err)
 	}
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("setting password: %w", err)
-	}
-	defer tx.Rollback()
-	var owner string
-	err = tx.QueryRowContext(ctx, c.db.Rebind(`SELECT key_id FROM console_logins WHERE login = ?`), login).Scan(&owner)
-	switch {
-	case err == nil && owner != keyID:
+	if err := c.sessions.SetLogin(ctx, keyID, login, string(hash)); errors.Is(err, tenancy.ErrConflict) {
 		return errLoginTaken
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("setting password: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, c.db.Rebind(`DELETE FROM console_logins WHERE key_id = ?`), keyID); err != nil {
-		return fmt.Errorf("setting password: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, c.db.Rebind(`INSERT INTO console_logins (login, key_id, hash, updated_at) VALUES (?, ?, ?, ?)`),
-		login, keyID, string(hash), time.Now().Unix()); err != nil {
-		return fmt.Errorf("setting password: %w", err)
-	}
-	// Other sign-ins of this key end when its password changes.
-	if _, err := tx.ExecContext(ctx, c.db.Rebind(`DELETE FROM console_sessions WHERE key_id = ?`), keyID); err != nil {
-		return fmt.Errorf("setting password: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("setting password: %w", err)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
 
 // loginOf returns the console login name of a key, "" when it has none.
 func (c *Console) loginOf(ctx context.Context, keyID string) (string, error) {
-	var login string
-	err := c.db.QueryRowContext(ctx, c.db.Rebind(`SELECT login FROM console_logins WHERE key_id = ?`), keyID).Scan(&login)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading login: %w", err)
-	}
-	return login, nil
+	return c.sessions.LoginOf(ctx, keyID)
 }
 
 // checkPassword returns the key a login name and password sign in as.
 func (c *Console) checkPassword(ctx context.Context, login, password string) (*tenancy.Key, error) {
-	var keyID, hash string
-	err := c.db.QueryRowContext(ctx, c.db.Rebind(`SELECT key_id, hash FROM console_logins WHERE login = ?`), login).Scan(&keyID, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	keyID, hash, err := c.sessions.PasswordHash(ctx, login)
+	if errors.Is(err, tenancy.ErrNotFound) {
 		// Spend the same time as a real check so that timing does not
 		// tell which login names exist.
 		bcrypt.CompareHashAndPassword(c.dummyHash, []byte(password))
 		return nil, errBadLogin
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading login: %w", err)
+		return nil, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		return nil, errBadLogin
@@ -159,12 +108,13 @@ func (c *Console) checkPassword(ctx context.Context, login, password string) (*t
 func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	tok := randomToken()
 	now := time.Now()
-	if _, err := c.db.ExecContext(ctx, c.db.Rebind(`INSERT INTO console_sessions (id, key_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
-		tokenHash(tok), k.ID, randomToken(), now.Unix(), now.Add(sessionTTL).Unix()); err != nil {
-		return fmt.Errorf("starting session: %w", err)
+	if err := c.sessions.Create(ctx, tenancy.Session{ID: tokenHash(tok), KeyID: k.ID, CSRF: randomToken(), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}); err != nil {
+		return err
 	}
 	// Expired sessions are swept on each sign-in.
-	c.db.ExecContext(ctx, c.db.Rebind(`DELETE FROM console_sessions WHERE expires_at < ?`), now.Unix())
+	if err := c.sessions.DeleteExpired(ctx, now); err != nil {
+		c.log.Warn("console sign-in", "err", err)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionTTL / time.Second)})
 	return nil
@@ -176,29 +126,28 @@ func (c *Console) session(r *http.Request) (*session, error) {
 	if err != nil || ck.Value == "" {
 		return nil, errNoSession
 	}
-	id := tokenHash(ck.Value)
-	var keyID, csrf string
-	var expires int64
-	err = c.db.QueryRowContext(r.Context(), c.db.Rebind(`SELECT key_id, csrf, expires_at FROM console_sessions WHERE id = ?`), id).Scan(&keyID, &csrf, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
+	st, err := c.sessions.Get(r.Context(), tokenHash(ck.Value))
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return nil, errNoSession
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading session: %w", err)
+		return nil, err
 	}
-	if time.Now().Unix() >= expires {
+	if !time.Now().Before(st.ExpiresAt) {
 		return nil, errNoSession
 	}
-	k, err := c.tenants.Key(keyID)
+	k, err := c.tenants.Key(st.KeyID)
 	if err != nil || !k.Active(time.Now()) {
 		return nil, errNoSession
 	}
-	return &session{id: id, key: k, csrf: csrf}, nil
+	return &session{id: st.ID, key: k, csrf: st.CSRF}, nil
 }
 
 // endSession signs the browser out.
 func (c *Console) endSession(w http.ResponseWriter, r *http.Request, s *session) {
-	c.db.ExecContext(r.Context(), c.db.Rebind(`DELETE FROM console_sessions WHERE id = ?`), s.id)
+	if err := c.sessions.Delete(r.Context(), s.id); err != nil {
+		c.log.Warn("console sign-out", "err", err)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }

@@ -62,6 +62,7 @@ type Console struct {
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
 	dummyHash []byte
+	sessions  *tenancy.Sessions
 	throttle  *throttle
 }
 
@@ -76,6 +77,7 @@ func New(o Options) *Console {
 	c := &Console{tenants: o.Tenants, db: o.DB, ledger: o.Ledger, router: o.Router, audit: o.Audit,
 		config: o.Config, gw: o.Gateway, log: log, pages: parsePages(), throttle: newThrottle()}
 	c.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcryptCost)
+	c.sessions = o.Tenants.Sessions()
 	static, _ := fs.Sub(staticFS, "static")
 	m := http.NewServeMux()
 	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheFor(http.FileServerFS(static))))

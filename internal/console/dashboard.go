@@ -2,12 +2,10 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"switchyard/internal/metering/ledger"
@@ -39,11 +37,11 @@ func (c *Console) usageScope(r *http.Request, s *session) (scope, bool) {
 		return sc, true
 	case k.Role == tenancy.RoleUser && k.User != nil:
 		sc := scope{OrgID: k.OrgID}
-		if k.CanManageOrg(k.OrgID) || k.User.Role == tenancy.UserViewer {
+		if k.CanSeeUsage(k.OrgID, "") {
 			return sc, true
 		}
 		for _, p := range c.tenants.Projects(k.OrgID) {
-			if k.CanReadProject(p) {
+			if k.CanSeeUsage(p.OrgID, p.ID) {
 				sc.Projects = append(sc.Projects, p)
 			}
 		}
@@ -122,78 +120,12 @@ func (b *bucketStats) percentile(p float64) int64 {
 	return latencyBounds[len(latencyBounds)-1]
 }
 
-// aggRow is one group of the dashboard's single pass over the rollup.
-type aggRow struct {
-	period, model, project, currency string
-	requests, errors                 int64
-	tokens, cost                     int64
-	hist                             [ledger.LatencyBuckets]int64
-}
-
-// aggregate reads, in one pass over the ledger's hourly rollup
-// (usage_hourly, kept by the ledger writer), everything the dashboard
-// shows: per period, model, project and currency, the requests, errors,
-// tokens, cost and latency histogram. The dashboard's ranges are whole
-// hours, so the rollup answers them exactly, reading one row per hour and
-// key instead of one per request. The rows are summed here rather than
-// with GROUP BY: SQLite would sort them first, which took most of the time.
-func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]aggRow, error) {
-	conds := []string{"hour >= ?", "hour < ?"}
-	args := []any{sp.From.UTC().Format("2006-01-02T15"), sp.To.UTC().Format("2006-01-02T15")}
-	if sc.OrgID != "" {
-		conds = append(conds, "org_id = ?")
-		args = append(args, sc.OrgID)
-	}
-	if sc.ProjectID != "" {
-		conds = append(conds, "project_id = ?")
-		args = append(args, sc.ProjectID)
-	}
-	var b strings.Builder
-	for i := range ledger.LatencyBuckets {
-		fmt.Fprintf(&b, ", lat_%d", i)
-	}
-	q := "SELECT hour, model, project_id, currency, requests, errors, prompt_tokens + completion_tokens, cost_micros" + b.String() +
-		" FROM usage_hourly WHERE " + strings.Join(conds, " AND ")
-	rows, err := c.db.QueryContext(ctx, c.db.Rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading usage: %w", err)
-	}
-	defer rows.Close()
-	type groupKey struct{ period, model, project, currency string }
-	idx := map[groupKey]int{}
-	var out []aggRow
-	var a aggRow
-	dest := []any{&a.period, &a.model, &a.project, &a.currency, &a.requests, &a.errors, &a.tokens, &a.cost}
-	for i := range a.hist {
-		dest = append(dest, &a.hist[i])
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("reading usage: %w", err)
-		}
-		if sp.Period == "day" {
-			a.period = a.period[:min(len(a.period), 10)]
-		}
-		k := groupKey{a.period, a.model, a.project, a.currency}
-		j, ok := idx[k]
-		if !ok {
-			idx[k] = len(out)
-			out = append(out, a)
-			continue
-		}
-		g := &out[j]
-		g.requests += a.requests
-		g.errors += a.errors
-		g.tokens += a.tokens
-		g.cost += a.cost
-		for i, n := range a.hist {
-			g.hist[i] += n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading usage: %w", err)
-	}
-	return out, nil
+// aggregate reads everything the dashboard shows from the ledger's
+// hourly rollup, in one pass: per period, model, project and currency, the
+// requests, errors, tokens, cost and latency histogram. The dashboard's
+// ranges are whole hours, so the rollup answers them exactly.
+func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]ledger.HourlyRow, error) {
+	return ledger.Hourly(ctx, c.db, ledger.HourlyFilter{OrgID: sc.OrgID, ProjectID: sc.ProjectID, From: sp.From, To: sp.To, Day: sp.Period == "day"})
 }
 
 // money is an amount in one currency.
@@ -238,7 +170,7 @@ func addMoney(ms []money, micros int64, cur string) []money {
 	return append(ms, money{micros, cur})
 }
 
-func groupRows(rows []aggRow, name func(*aggRow) string) []groupRow {
+func groupRows(rows []ledger.HourlyRow, name func(*ledger.HourlyRow) string) []groupRow {
 	var out []groupRow
 	idx := map[string]int{}
 	for i := range rows {
@@ -251,9 +183,9 @@ func groupRows(rows []aggRow, name func(*aggRow) string) []groupRow {
 			out = append(out, groupRow{Name: n})
 		}
 		g := &out[j]
-		g.Requests += x.requests
-		g.Tokens += x.tokens
-		g.Cost = addMoney(g.Cost, x.cost, x.currency)
+		g.Requests += x.Requests
+		g.Tokens += x.PromptTokens + x.CompletionTokens
+		g.Cost = addMoney(g.Cost, x.CostMicros, x.Currency)
 	}
 	slices.SortStableFunc(out, func(a, b groupRow) int { return int(b.Requests - a.Requests) })
 	return out
@@ -284,8 +216,8 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, http.StatusInternalServerError, "err.server", "")
 		return
 	}
-	d.ByModel = groupRows(agg, func(x *aggRow) string { return x.model })
-	d.ByProject = groupRows(agg, func(x *aggRow) string { return c.projectName(x.project) })
+	d.ByModel = groupRows(agg, func(x *ledger.HourlyRow) string { return x.Model })
+	d.ByProject = groupRows(agg, func(x *ledger.HourlyRow) string { return c.projectName(x.ProjectID) })
 	// One slot per bucket, zero where there was no traffic.
 	n := int(sp.To.Sub(sp.From) / sp.Step)
 	if sp.Period == "day" {
@@ -310,29 +242,30 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 	var costs = map[string][]float64{}
 	outs := map[string]*bucketStats{}
 	for _, x := range agg {
-		d.Requests += x.requests
-		d.Tokens += x.tokens
-		d.Cost = addMoney(d.Cost, x.cost, x.currency)
-		i, ok := slot[x.period]
+		tokens := x.PromptTokens + x.CompletionTokens
+		d.Requests += x.Requests
+		d.Tokens += tokens
+		d.Cost = addMoney(d.Cost, x.CostMicros, x.Currency)
+		i, ok := slot[x.Period]
 		if !ok {
 			continue
 		}
-		reqs[i] += float64(x.requests)
-		toks[i] += float64(x.tokens)
-		if costs[x.currency] == nil {
-			costs[x.currency] = make([]float64, n)
+		reqs[i] += float64(x.Requests)
+		toks[i] += float64(tokens)
+		if costs[x.Currency] == nil {
+			costs[x.Currency] = make([]float64, n)
 		}
-		costs[x.currency][i] += float64(x.cost)
-		bs := outs[x.period]
+		costs[x.Currency][i] += float64(x.CostMicros)
+		bs := outs[x.Period]
 		if bs == nil {
 			bs = &bucketStats{hist: make([]int64, len(latencyBounds)+1)}
-			outs[x.period] = bs
+			outs[x.Period] = bs
 		}
-		for i, n := range x.hist {
+		for i, n := range x.Latency {
 			bs.hist[i] += n
 		}
-		bs.requests += x.requests
-		bs.errors += x.errors
+		bs.requests += x.Requests
+		bs.errors += x.Errors
 	}
 	var best int64 = -1
 	for _, m := range d.Cost {

@@ -96,7 +96,7 @@ func (c *Console) logScope(s *session, q *reqlog.Query) (projects []*tenancy.Pro
 	case k.IsAdmin():
 		return projects, true
 	case k.Role == tenancy.RoleUser && k.User != nil:
-		if k.CanManageOrg(k.OrgID) || k.User.Role == tenancy.UserViewer {
+		if k.CanSeeUsage(k.OrgID, "") {
 			q.OrgID = k.OrgID
 			return projects, true
 		}

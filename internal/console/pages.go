@@ -384,16 +384,29 @@ func (c *Console) modelsPage(w http.ResponseWriter, r *http.Request, s *session)
 		for _, sn := range c.router.Snapshots() {
 			snaps[sn.ID] = sn
 		}
+		now := time.Now()
 		for _, m := range c.router.Catalog().Models() {
 			row := modelRow{Name: m.Name}
 			for _, dep := range m.Deployments {
 				dr := deploymentRow{Snapshot: snaps[dep.ID], Price: "—"}
-				if p := dep.Price; p != nil {
+				// The price book first, as metering charges it; then the
+				// config file's list price.
+				if p, ok := c.tenants.PriceAt(m.Name, dep.ID, now); ok {
+					cached := p.CachedInput
+					if cached == 0 {
+						cached = p.Input // as Price.Cost charges it
+					}
+					dr.Price = FormatMoney(lang, p.Input, p.Currency) + " / " + FormatMoney(lang, cached, p.Currency) + " / " + FormatMoney(lang, p.Output, p.Currency)
+				} else if p := dep.Price; p != nil {
 					cur := p.Currency
 					if cur == "" {
 						cur = "USD"
 					}
-					dr.Price = FormatMoney(lang, int64(p.Input*1e6), cur) + " / " + FormatMoney(lang, int64(p.CachedInput*1e6), cur) + " / " + FormatMoney(lang, int64(p.Output*1e6), cur)
+					cached := p.CachedInput
+					if cached == 0 {
+						cached = p.Input
+					}
+					dr.Price = FormatMoney(lang, int64(p.Input*1e6), cur) + " / " + FormatMoney(lang, int64(cached*1e6), cur) + " / " + FormatMoney(lang, int64(p.Output*1e6), cur)
 				}
 				row.Deployments = append(row.Deployments, dr)
 			}
@@ -592,7 +605,7 @@ func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // mayInvoice mirrors the invoice API: managers and viewers of the org.
 func mayInvoice(k *tenancy.Key, orgID string) bool {
-	return k.CanManageOrg(orgID) || (k.User != nil && k.User.OrgID == orgID && k.User.Role == tenancy.UserViewer)
+	return k.CanSeeUsage(orgID, "")
 }
 
 func (c *Console) usageCSV(w http.ResponseWriter, r *http.Request, s *session) {

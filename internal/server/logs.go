@@ -84,7 +84,7 @@ func (s *Server) logScope(k *tenancy.Key, q *reqlog.Query) error {
 		return nil
 	case k.Role == tenancy.RoleUser:
 		if q.ProjectID == "" {
-			if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
+			if !k.CanSeeUsage(k.OrgID, "") {
 				return errMembersNameProject
 			}
 			q.OrgID = k.OrgID

@@ -98,7 +98,7 @@ func (s *Server) usageFilter(r *http.Request, k *tenancy.Key) (ledger.Filter, le
 				f.ProjectID = t.ProjectID
 			}
 		}
-		if !k.CanManageOrg(k.OrgID) && k.User.Role != tenancy.UserViewer {
+		if !k.CanSeeUsage(k.OrgID, "") {
 			p, err := s.keys.Project(f.ProjectID)
 			if f.ProjectID == "" || err != nil || !k.CanReadProject(p) {
 				return f, g, errMembersNameProject
@@ -203,7 +203,7 @@ func (s *Server) invoice(w http.ResponseWriter, r *http.Request, k *tenancy.Key)
 	if err != nil {
 		return err
 	}
-	if !k.CanManageOrg(o.ID) && !(k.User != nil && k.User.Role == tenancy.UserViewer) {
+	if !k.CanSeeUsage(o.ID, "") {
 		return errForbidden
 	}
 	month, err := time.Parse("2006-01", r.PathValue("month"))

@@ -49,3 +49,25 @@ func (k *Key) CanReadProject(p *Project) bool {
 	u := k.userIn(p.OrgID)
 	return u != nil && u.Role == UserViewer
 }
+
+// CanSeeUsage: read the usage (and the request logs) of projectID in
+// orgID, or of the whole organisation when projectID is "". The admin
+// sees everything; the organisation's owners, admins and viewers see all
+// of it; a member sees the projects they belong to; a project key sees
+// only its own project. projectID must be a project of orgID.
+func (k *Key) CanSeeUsage(orgID, projectID string) bool {
+	if k.IsAdmin() {
+		return true
+	}
+	if k.Role == RoleProject {
+		return orgID != "" && projectID != "" && k.OrgID == orgID && k.ProjectID == projectID
+	}
+	u := k.userIn(orgID)
+	switch {
+	case u == nil:
+		return false
+	case u.Role == UserOwner || u.Role == UserAdmin || u.Role == UserViewer:
+		return true
+	}
+	return u.Role == UserMember && projectID != "" && slices.Contains(u.Projects, projectID)
+}

@@ -200,3 +200,40 @@ func TestAuthorisation(t *testing.T) {
 		}
 	}
 }
+
+func TestCanSeeUsage(t *testing.T) {
+	user := func(role string, projects ...string) *Key {
+		return &Key{Role: RoleUser, OrgID: "o1", User: &User{OrgID: "o1", Role: role, Projects: projects}}
+	}
+	// What each key may see: the whole of o1, project p1 and p2 of o1,
+	// the whole of o2 and its project p3, and p1 named under o2.
+	type sees struct{ Org1, P1, P2, Org2, P3, P1InOrg2 bool }
+	cases := map[string]struct {
+		k    *Key
+		want sees
+	}{
+		"admin":                      {&Key{Role: RoleAdmin}, sees{true, true, true, true, true, true}},
+		"owner":                      {user(UserOwner), sees{Org1: true, P1: true, P2: true}},
+		"org admin":                  {user(UserAdmin), sees{Org1: true, P1: true, P2: true}},
+		"viewer":                     {user(UserViewer), sees{Org1: true, P1: true, P2: true}},
+		"member of p1":               {user(UserMember, "p1"), sees{P1: true}},
+		"member of no project":       {user(UserMember), sees{}},
+		"user without a user record": {&Key{Role: RoleUser, OrgID: "o1"}, sees{}},
+		"unknown role":               {user("guest"), sees{}},
+		"other org owner": {&Key{Role: RoleUser, OrgID: "o2", User: &User{OrgID: "o2", Role: UserOwner}},
+			sees{Org2: true, P3: true, P1InOrg2: true}},
+		"project key p1": {&Key{Role: RoleProject, OrgID: "o1", ProjectID: "p1"}, sees{P1: true}},
+		"project key p3": {&Key{Role: RoleProject, OrgID: "o2", ProjectID: "p3"}, sees{P3: true}},
+	}
+	for name, c := range cases {
+		k := c.k
+		got := sees{k.CanSeeUsage("o1", ""), k.CanSeeUsage("o1", "p1"), k.CanSeeUsage("o1", "p2"),
+			k.CanSeeUsage("o2", ""), k.CanSeeUsage("o2", "p3"), k.CanSeeUsage("o2", "p1")}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	if (&Key{Role: RoleUser, User: &User{Role: UserOwner}}).CanSeeUsage("", "") {
+		t.Error("a user with no organisation sees the usage of organisation \"\"")
+	}
+}
