@@ -208,7 +208,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 	// 5. Route: attempts on deployments, retries, fallbacks, the breaker.
 	plan, err := g.Router.Plan(model, c.Op)
 	if err != nil {
-		o.fail(w, upstreamError(ctx, err, o.deployment))
+		o.failUpstream(ctx, w, err)
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -217,7 +217,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 		d, err := plan.Next(ctx)
 		if err != nil {
 			if !o.committed() {
-				o.fail(w, upstreamError(ctx, err, o.deployment))
+				o.failUpstream(ctx, w, err)
 			} else if o.status == http.StatusOK && ctx.Err() != nil {
 				o.status = 499 // client closed the stream
 			}
@@ -227,7 +227,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 		committed, err := g.attempt(ctx, w, c, req, d, stripUsage, bp, &o)
 		if !plan.Report(d, committed, err) {
 			if err != nil && !committed {
-				o.fail(w, upstreamError(ctx, err, o.deployment))
+				o.failUpstream(ctx, w, err)
 			} else if err != nil && o.status == http.StatusOK && ctx.Err() != nil {
 				o.status = 499
 			}
@@ -267,6 +267,16 @@ func (g *Service) attempt(ctx context.Context, w http.ResponseWriter, c *call.Ca
 	o.ttft = time.Since(sent)
 	o.response = g.relayBody(w, d, resp.Body, req.Model, o)
 	return true, nil
+}
+
+// failUpstream answers with the client's view of a routing error; the
+// full cause stays for the log line.
+func (o *outcome) failUpstream(ctx context.Context, w http.ResponseWriter, err error) {
+	if o.committed() {
+		return
+	}
+	o.fail(w, upstreamError(ctx, err, o.deployment))
+	o.err = err
 }
 
 // fail answers with err, unless something was already written.

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 
@@ -50,5 +51,42 @@ func TestUnsupportedOperationIs400AndLeavesHealthAlone(t *testing.T) {
 	_, d = e.get("/api/deployments", adminKey)
 	if !strings.Contains(string(d), `"last_error":"upstream status 500`) {
 		t.Errorf("an upstream 500 is not the last error: %s", d)
+	}
+}
+
+// An upstream that cannot be reached is a 502 naming the deployment, with
+// a stable code and none of the transport's detail (the upstream's address).
+func TestUnreachableUpstreamHidesItsAddress(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	logs := &syncBuf{}
+	e := startLogged(t, oneModel("chat", "http://"+addr+"/v1", ""), logs)
+	status, h, b := e.post("/v1/chat/completions", adminKey, []byte(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`))
+	if status != 502 {
+		t.Fatalf("status %d, want 502: %s", status, b)
+	}
+	er := decodeErr(t, b)
+	if er.Error.Code == nil || *er.Error.Code != "upstream_unreachable" || !strings.Contains(er.Error.Message, "chat-a") {
+		t.Errorf("error %s, want code upstream_unreachable naming deployment chat-a", b)
+	}
+	for _, leak := range []string{addr, "127.0.0.1", "dial", "connection refused", "Post "} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("the client's error carries %q: %s", leak, b)
+		}
+	}
+	// The full cause is in the log, with the request id.
+	id := h.Get("X-Request-Id")
+	found := false
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"id":"`+id+`"`) && strings.Contains(line, "connection refused") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no log line with request id %s and the cause:\n%s", id, logs.String())
 	}
 }
