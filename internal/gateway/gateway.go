@@ -208,7 +208,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 	// 5. Route: attempts on deployments, retries, fallbacks, the breaker.
 	plan, err := g.Router.Plan(model, c.Op)
 	if err != nil {
-		o.failUpstream(ctx, w, err)
+		o.routeFailed(ctx, w, err)
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -216,20 +216,14 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 	for {
 		d, err := plan.Next(ctx)
 		if err != nil {
-			if !o.committed() {
-				o.failUpstream(ctx, w, err)
-			} else if o.status == http.StatusOK && ctx.Err() != nil {
-				o.status = 499 // client closed the stream
-			}
+			o.routeFailed(ctx, w, err)
 			break
 		}
 		o.deployment = d.ID
 		committed, err := g.attempt(ctx, w, c, req, d, stripUsage, bp, &o)
 		if !plan.Report(d, committed, err) {
-			if err != nil && !committed {
-				o.failUpstream(ctx, w, err)
-			} else if err != nil && o.status == http.StatusOK && ctx.Err() != nil {
-				o.status = 499
+			if err != nil {
+				o.routeFailed(ctx, w, err)
 			}
 			break
 		}
@@ -269,14 +263,17 @@ func (g *Service) attempt(ctx context.Context, w http.ResponseWriter, c *call.Ca
 	return true, nil
 }
 
-// failUpstream answers with the client's view of a routing error; the
-// full cause stays for the log line.
-func (o *outcome) failUpstream(ctx context.Context, w http.ResponseWriter, err error) {
-	if o.committed() {
-		return
+// routeFailed ends a call that routing could not serve: with the client's
+// view of the error when nothing was written yet (the full cause stays for
+// the log line), or as 499 when the client left mid-stream.
+func (o *outcome) routeFailed(ctx context.Context, w http.ResponseWriter, err error) {
+	switch {
+	case !o.committed():
+		o.fail(w, upstreamError(ctx, err, o.deployment))
+		o.err = err
+	case o.status == http.StatusOK && ctx.Err() != nil:
+		o.status = 499 // client closed the stream
 	}
-	o.fail(w, upstreamError(ctx, err, o.deployment))
-	o.err = err
 }
 
 // fail answers with err, unless something was already written.
