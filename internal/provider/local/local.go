@@ -275,8 +275,10 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 	return &provider.Response{Stream: s}, nil
 }
 
+// mapErr gives the engine's refusals of a request the kind
+// ErrInvalidRequest (a 400, not a fault of the deployment).
 func mapErr(err error) error {
-	if errors.Is(err, engine.ErrContextOverflow) {
+	if errors.Is(err, engine.ErrContextOverflow) || errors.Is(err, engine.ErrInvalidRequest) {
 		return invalid(err.Error())
 	}
 	return err

@@ -412,6 +412,8 @@ func TestInvalidRequests(t *testing.T) {
 		{"image part", provider.OpChat, `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, "messages[0].content"},
 		{"prompt array", provider.OpCompletion, `{"prompt":["a","b"]}`, "prompt must be a string"},
 		{"no prompt", provider.OpCompletion, `{"max_tokens":3}`, "prompt must be a string"},
+		{"negative max_tokens", provider.OpCompletion, `{"prompt":"Once","max_tokens":-1}`, "negative max_tokens"},
+		{"negative top_logprobs", provider.OpChat, `{"messages":[{"role":"user","content":"hi"}],"logprobs":true,"top_logprobs":-2}`, "top_logprobs"},
 		{"over the context", provider.OpCompletion, `{"prompt":"Once","max_tokens":100000}`, "context length exceeded"},
 		{"embedding input not text", provider.OpEmbedding, `{"input":{"a":1}}`, "input must be a string or an array of strings"},
 	}
