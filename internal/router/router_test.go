@@ -746,6 +746,14 @@ models:
 			wantEvents:    []string{"breaker a open", "fallback x > y", "breaker b open", "fallback y > z"},
 		},
 		{
+			name:          "unknown names are skipped",
+			fallbacks:     []string{"ghost", "z"},
+			script:        map[string]error{"a": status(503, 0)},
+			wantTried:     []string{"a", "c"},
+			wantFallbacks: 1,
+			wantEvents:    []string{"breaker a open", "fallback x > z"},
+		},
+		{
 			name: "a model with no healthy deployment falls back without an attempt",
 			prep: func(e *env) {
 				e.p["a"].then(status(503, 0))
