@@ -208,7 +208,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 	// 5. Route: attempts on deployments, retries, fallbacks, the breaker.
 	plan, err := g.Router.Plan(model, c.Op)
 	if err != nil {
-		o.fail(w, upstreamError(ctx, err, o.deployment))
+		o.failUpstream(ctx, w, err)
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -217,7 +217,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 		d, err := plan.Next(ctx)
 		if err != nil {
 			if !o.committed() {
-				o.fail(w, upstreamError(ctx, err, o.deployment))
+				o.failUpstream(ctx, w, err)
 			} else if o.status == http.StatusOK && ctx.Err() != nil {
 				o.status = 499 // client closed the stream
 			}
@@ -227,7 +227,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 		committed, err := g.attempt(ctx, w, c, req, d, stripUsage, bp, &o)
 		if !plan.Report(d, committed, err) {
 			if err != nil && !committed {
-				o.fail(w, upstreamError(ctx, err, o.deployment))
+				o.failUpstream(ctx, w, err)
 			} else if err != nil && o.status == http.StatusOK && ctx.Err() != nil {
 				o.status = 499
 			}
@@ -276,6 +276,17 @@ func (o *outcome) fail(w http.ResponseWriter, err error) {
 	}
 	o.err = err
 	o.status = writeError(w, err)
+}
+
+// failUpstream answers with a routing error as the client may see it, and
+// keeps the error itself (the upstream's address, transport detail) as
+// the cause for the log line.
+func (o *outcome) failUpstream(ctx context.Context, w http.ResponseWriter, err error) {
+	if o.committed() {
+		return
+	}
+	o.err = err
+	o.status = writeError(w, upstreamError(ctx, err, o.deployment))
 }
 
 func (o *outcome) committed() bool { return o.status != http.StatusOK || o.ttft > 0 }
@@ -386,7 +397,7 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *rou
 				if flusher != nil {
 					flusher.Flush()
 				}
-				o.status = e.Status
+				o.status, o.err = e.Status, err
 			}
 			return true, err
 		}

@@ -35,6 +35,7 @@ type reply struct {
 	body   string   // non-stream answer ("": a default chat completion)
 	chunks []string // stream payloads (nil: the default chunks)
 	hang   bool     // after the chunks, block until the request's context ends
+	fail   error    // after the chunks, the stream fails with this
 }
 
 // upstream is a fake provider: scripted replies, then defaults. It keeps a
@@ -105,7 +106,7 @@ func (u *upstream) Do(ctx context.Context, req *provider.Request) (*provider.Res
 			chunks = append(chunks, `{"id":"c1","object":"chat.completion.chunk","model":"`+u.model+`","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}`)
 		}
 	}
-	return &provider.Response{Stream: &sliceStream{ctx: ctx, u: u, chunks: chunks, hang: r.hang}}, nil
+	return &provider.Response{Stream: &sliceStream{ctx: ctx, u: u, chunks: chunks, hang: r.hang, fail: r.fail}}, nil
 }
 
 // sliceStream yields payloads from a slice.
@@ -114,6 +115,7 @@ type sliceStream struct {
 	u      *upstream
 	chunks []string
 	hang   bool
+	fail   error
 }
 
 func (s *sliceStream) Next() ([]byte, error) {
@@ -121,6 +123,9 @@ func (s *sliceStream) Next() ([]byte, error) {
 		if s.hang {
 			<-s.ctx.Done()
 			return nil, s.ctx.Err()
+		}
+		if s.fail != nil {
+			return nil, s.fail
 		}
 		return nil, io.EOF
 	}
@@ -924,10 +929,37 @@ func TestUpstreamErrors(t *testing.T) {
 			if l["status"] != float64(tt.wantStatus) || l["deployment"] != "dep-s" {
 				t.Errorf("log line %v", l)
 			}
+			if tt.wantStatus >= 500 && !strings.Contains(fmt.Sprint(l["err"]), "10.1.2.3") {
+				t.Errorf("the log line should keep the cause for operators: %v", l)
+			}
 			if r := h.admit.only(t).result(t); r.Status != tt.wantStatus || r.Deployment != "dep-s" {
 				t.Errorf("Result %+v", r)
 			}
 		})
+	}
+}
+
+func TestStreamBreaks(t *testing.T) {
+	h := newHarness(t)
+	cause := &url.Error{Op: "Read", URL: "http://10.1.2.3:8000/v1/chat/completions", Err: fmt.Errorf("connection reset: %w", provider.ErrUnavailable)}
+	h.up["dep-s"].then(reply{chunks: []string{`{"id":"c1","object":"chat.completion.chunk","model":"solo","choices":[{"index":0,"delta":{"content":"hel"},"finish_reason":null}]}`}, fail: cause})
+	w := h.do(provider.OpChat, streamSolo)
+	if w.Code != 200 {
+		t.Fatalf("status %d: the stream had started", w.Code)
+	}
+	evs := events(t, w.Body.String())
+	if len(evs) != 2 || !strings.Contains(evs[1], `"upstream_unreachable"`) || strings.Contains(evs[1], "10.1.2.3") {
+		t.Fatalf("events %q, want the chunk then an error event without the address", evs)
+	}
+	if n := len(h.up["dep-s"].sent()); n != 1 {
+		t.Errorf("a started stream was retried (%d upstream calls)", n)
+	}
+	l := h.line(t)
+	if l["status"] != float64(502) || !strings.Contains(fmt.Sprint(l["err"]), "connection reset") {
+		t.Errorf("log line %v, want status 502 and the cause", l)
+	}
+	if r := h.admit.only(t).result(t); r.Status != 502 || r.UsageReported || string(r.Generated) != "hel" {
+		t.Errorf("Result %+v", r)
 	}
 }
 
