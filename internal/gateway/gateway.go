@@ -393,7 +393,7 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *rou
 				if flusher != nil {
 					flusher.Flush()
 				}
-				o.status = e.Status
+				o.status, o.err = e.Status, err
 			}
 			return true, err
 		}

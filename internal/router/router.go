@@ -299,7 +299,7 @@ func (p *Plan) nextModel() bool {
 		}
 		p.Fallbacks++
 		if p.r.obs != nil {
-			p.r.obs.Fallback(p.chain[p.ci-1], mm.Name)
+			p.r.obs.Fallback(p.m.Name, mm.Name) // from the model last routed, not a skipped name
 		}
 		p.m, p.retry, p.ntried = mm, 0, 0
 		return true
