@@ -191,6 +191,22 @@ func TestGuardInjectionSpecialist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The guard checks the promoted version every few seconds: wait until
+	// the classifier speaks on some held-out injection.
+	deadline := time.Now().Add(20 * time.Second)
+	for picked := false; !picked; {
+		if time.Now().After(deadline) {
+			t.Fatal("the promoted injection specialist was not picked up within 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+		for _, x := range test[:min(len(test), 50)] {
+			res.Injection.Rules = nil
+			e.call("POST", "/v1/guard/check", adminKey, map[string]any{"input": x.Text}, &res)
+			if picked = slices.Contains(res.Injection.Rules, "classifier"); picked {
+				break
+			}
+		}
+	}
 	rules, _ := guard.New(guard.Options{})
 	var withServer, rulesOnly, byClassifier int
 	for _, x := range test {
