@@ -1,7 +1,19 @@
 // Package guard is the detection library behind Switchyard's privacy and
 // safety features: PII recognisers for Chinese and English text, redaction
 // and pseudonymisation with numbered placeholders (also on streams),
-// prompt-injection scoring and content-category flags.
+// prompt-injection scoring and content-category flags; and Gate, the
+// gateway's guard step that applies each project's policy with them.
+//
+// # Gate
+//
+// Gate scans a call's input texts, blocks, redacts or pseudonymises them
+// by the project's policy, filters the output and audits each decision
+// (types and counts, never values). It takes no lock on the request path:
+// the input scanner is an immutable value behind an atomic pointer, and
+// output scanners per PII type set are published copy-on-write. A
+// watcher goroutine checks the injection specialist's promoted version
+// every few seconds, loads a new one and swaps the scanner; a request
+// never opens the store or loads a model.
 //
 // # Recognisers
 //

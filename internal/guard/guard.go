@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,6 +69,14 @@ type Result struct {
 type InjectionScorer interface {
 	// ScoreInjection returns a score in 0..1 and the names of what fired.
 	ScoreInjection(text string) (score float64, rules []string)
+}
+
+// ContextScorer is an InjectionScorer whose work can be cut short (a
+// classifier that embeds the text): ScanContext passes it the request's
+// context. When ctx ends it returns early; what it returns is then unused.
+type ContextScorer interface {
+	InjectionScorer
+	ScoreInjectionContext(ctx context.Context, text string) (score float64, rules []string)
 }
 
 // Options configures a Scanner. Zero values mean defaults.
@@ -146,10 +155,28 @@ func New(o Options) (*Scanner, error) {
 
 // Scan runs every detector on text.
 func (s *Scanner) Scan(text string) Result {
+	return s.scan(nil, text)
+}
+
+// ScanContext is Scan for a request: it stops early, with ctx's error,
+// when ctx ends, and passes ctx to the scorers that take one.
+func (s *Scanner) ScanContext(ctx context.Context, text string) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	r := s.scan(ctx, text)
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}
+
+// scan is Scan with an optional context for the extra scorers.
+func (s *Scanner) scan(ctx context.Context, text string) Result {
 	var stack [4096]byte
 	norm, zw, homo, tags, bidi := normalise(text, stack[:0])
 	score, rules := s.rules.scoreNorm(norm, zw, homo, tags, bidi)
-	r := Result{Findings: s.PII(text), Injection: s.injection(text, score, rules), Categories: s.cats.scoreNorm(string(norm), s.catThresh)}
+	r := Result{Findings: s.PII(text), Injection: s.injection(ctx, text, score, rules), Categories: s.cats.scoreNorm(string(norm), s.catThresh)}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
@@ -159,12 +186,20 @@ func (s *Scanner) Scan(text string) Result {
 // Injection scores text for prompt injection and jailbreak attempts.
 func (s *Scanner) Injection(text string) Injection {
 	score, rules := s.rules.ScoreInjection(text)
-	return s.injection(text, score, rules)
+	return s.injection(nil, text, score, rules)
 }
 
-func (s *Scanner) injection(text string, score float64, rules []string) Injection {
+// injection adds the extra scorers' verdicts; a ContextScorer gets ctx
+// when there is one.
+func (s *Scanner) injection(ctx context.Context, text string, score float64, rules []string) Injection {
 	for _, sc := range s.scorers {
-		v, r := sc.ScoreInjection(text)
+		var v float64
+		var r []string
+		if cs, ok := sc.(ContextScorer); ok && ctx != nil {
+			v, r = cs.ScoreInjectionContext(ctx, text)
+		} else {
+			v, r = sc.ScoreInjection(text)
+		}
 		if v > score {
 			score = v
 		}

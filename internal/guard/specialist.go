@@ -31,9 +31,17 @@ func NewSpecialistScorer(m *specialist.Model) (*SpecialistScorer, error) {
 	return nil, fmt.Errorf("specialist labels %v: none means injection (want one of %v)", m.Labels(), positiveLabels)
 }
 
+var _ ContextScorer = (*SpecialistScorer)(nil)
+
 // ScoreInjection implements InjectionScorer.
 func (s *SpecialistScorer) ScoreInjection(text string) (float64, []string) {
-	preds, err := s.model.Predict(context.Background(), []string{text}, 0)
+	return s.ScoreInjectionContext(context.Background(), text)
+}
+
+// ScoreInjectionContext implements ContextScorer: the model's work (an
+// embedding, for models that use one) stops when ctx ends.
+func (s *SpecialistScorer) ScoreInjectionContext(ctx context.Context, text string) (float64, []string) {
+	preds, err := s.model.Predict(ctx, []string{text}, 0)
 	if err != nil || len(preds) == 0 {
 		return 0, nil
 	}

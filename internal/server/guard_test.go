@@ -6,12 +6,15 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/openai/openai-go/v3"
 
+	"switchyard/internal/config"
 	"switchyard/internal/fakeai"
 	"switchyard/internal/guard"
 	"switchyard/internal/specialist"
@@ -191,6 +194,22 @@ func TestGuardInjectionSpecialist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The guard checks the promoted version every few seconds: wait until
+	// the classifier speaks on some held-out injection.
+	deadline := time.Now().Add(20 * time.Second)
+	for picked := false; !picked; {
+		if time.Now().After(deadline) {
+			t.Fatal("the promoted injection specialist was not picked up within 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+		for _, x := range test[:min(len(test), 50)] {
+			res.Injection.Rules = nil
+			e.call("POST", "/v1/guard/check", adminKey, map[string]any{"input": x.Text}, &res)
+			if picked = slices.Contains(res.Injection.Rules, "classifier"); picked {
+				break
+			}
+		}
+	}
 	rules, _ := guard.New(guard.Options{})
 	var withServer, rulesOnly, byClassifier int
 	for _, x := range test {
@@ -239,5 +258,109 @@ func TestGuardBadInput(t *testing.T) {
 	t.Logf("a 1 MB prompt through the strict policy took %v", time.Since(start))
 	if st, _, b := e.post("/v1/chat/completions", k.Key, []byte("{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}")); st != 400 {
 		t.Errorf("invalid UTF-8: %d %s", st, b)
+	}
+}
+
+// redactingDefault is a default policy that redacts e-mail addresses and
+// phone numbers and blocks ID card numbers.
+const redactingDefault = `
+guard:
+  default: red
+  policies:
+    red:
+      input:
+        pii: {EMAIL: redact, PHONE: redact, CN_ID: block}
+`
+
+// TestPromptLogsCarryOnlyWhatTheGuardLetThrough: with log_prompts on, the
+// request's log line has the body as sent upstream (redacted), and a
+// blocked request's body is never logged.
+func TestPromptLogsCarryOnlyWhatTheGuardLetThrough(t *testing.T) {
+	up := upstream(t)
+	var logs syncBuf
+	e := startLogged(t, "server:\n  log_prompts: true\n"+redactingDefault+oneModel("chat", up.URL, ""), &logs)
+	c := e.client(adminKey)
+	ask := func(text string) openai.ChatCompletionNewParams {
+		return openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}}
+	}
+	if _, err := c.Chat.Completions.New(context.Background(), ask("Write to ann@example.com or call 13812345678")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Chat.Completions.New(context.Background(), ask("Secret note: my ID is 11010519491231002X"))
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 400 {
+		t.Fatalf("the ID card number was not blocked: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"body"`) || !strings.Contains(out, "[EMAIL_1]") || !strings.Contains(out, "[PHONE_1]") {
+		t.Errorf("the prompt log lacks the redacted body:\n%s", out)
+	}
+	for _, leak := range []string{"ann@example.com", "13812345678", "11010519491231002X", "Secret note"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("the log carries %q, which the guard kept from the upstream:\n%s", leak, out)
+		}
+	}
+}
+
+// TestReloadUnderGuardedLoad: configuration reloads that flip log_prompts
+// and the guard's default policy while guarded chat requests run (run it
+// with -race).
+func TestReloadUnderGuardedLoad(t *testing.T) {
+	up := upstream(t)
+	models := oneModel("chat", up.URL, "")
+	var logs syncBuf
+	e := startLogged(t, "server:\n  log_prompts: true\n"+redactingDefault+models, &logs)
+	parse := func(logPrompts bool, def string) *config.Config {
+		y := "data_dir: " + e.srv.Config().DataDir + "\nrouter:\n  backoff: {initial: 1ms, max: 5ms, max_wait: 3s}\n  breaker: {failures: 3, cooldown: 300ms}\n" +
+			"server:\n  log_prompts: " + strconv.FormatBool(logPrompts) + "\n" + strings.Replace(redactingDefault, "default: red", "default: "+def, 1) + models
+		cfg, err := config.Parse("test.yaml", []byte(y), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	configs := []*config.Config{parse(false, `""`), parse(true, `""`), parse(false, "red"), parse(true, "red")}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := e.client(adminKey)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := 0; ctx.Err() == nil; j++ {
+				text := "note " + strconv.Itoa(i) + "." + strconv.Itoa(j) + ": mail ann@example.com"
+				_, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat",
+					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}})
+				if err != nil && ctx.Err() == nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for i := range 40 {
+		if err := e.srv.Reload(configs[i%len(configs)]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a request during reloads: %v", err)
+	}
+	// The last config is in force: redacted, and logged.
+	if e.srv.Config() != configs[len(configs)-1] {
+		t.Fatal("the last reload is not in force")
+	}
+	before := len(logs.String())
+	if _, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("last: mail bob@example.com")}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String()[before:]; !strings.Contains(out, "last: mail [EMAIL_1]") || strings.Contains(out, "bob@example.com") {
+		t.Errorf("after the reloads the request log is:\n%s", out)
 	}
 }

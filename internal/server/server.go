@@ -25,6 +25,7 @@ import (
 	"switchyard/internal/config"
 	"switchyard/internal/db"
 	"switchyard/internal/gateway"
+	"switchyard/internal/guard"
 	"switchyard/internal/limits"
 	"switchyard/internal/metering"
 	"switchyard/internal/metering/ledger"
@@ -63,7 +64,7 @@ type Server struct {
 	budgets limits.Budgets
 	redis   *redis.Client
 	audit   *audit.Log
-	guard   *guardGate
+	guard   *guard.Gate
 	stop    context.CancelFunc // ends background work (tenancy watch, specialist training)
 	done    <-chan struct{}    // closed by stop
 	bg      sync.WaitGroup
@@ -150,11 +151,16 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	rt.Swap(cat)
 	s.router, s.metrics = rt, m
-	s.guard = &guardGate{s: s}
-	s.gw = &gateway.Service{Auth: s.keys, Router: rt, Metrics: m, Log: log, Admit: s.meter, Guard: s.guard, MaxBody: s.maxBody.Load}
-	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
+	s.cfg.Store(cfg)
 	bg, stop := context.WithCancel(context.Background())
 	s.stop, s.done = stop, bg.Done()
+	s.guard, err = guard.NewGate(bg, guard.GateOptions{Config: func() *config.Guard { return &s.Config().Guard },
+		DataDir: cfg.DataDir, Audit: s.audit, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	s.gw = &gateway.Service{Auth: s.keys, Router: rt, Metrics: m, Log: log, Admit: s.meter, Guard: s.guard, MaxBody: s.maxBody.Load}
+	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -167,7 +173,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}()
 	ok = true
 	s.ids.init()
-	s.cfg.Store(cfg)
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
 	s.http = &http.Server{
 		Handler:           s.Handler(),
@@ -177,6 +182,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	return s, nil
 }
+
+var _ gateway.Guard = (*guard.Gate)(nil)
 
 // Builtins is the registry of provider kinds compiled into the binary,
 // with local models named by `model:` in the default data directory.
@@ -219,6 +226,9 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.cfg.Store(cfg)
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
 	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
+	if cfg.Guard.InjectionSpecialist != old.Guard.InjectionSpecialist {
+		s.guard.Refresh(context.Background()) // load the newly named specialist now, not at the next check
+	}
 	s.log.Info("config reloaded", "file", cfg.File, "models", len(cfg.Models))
 	return nil
 }
@@ -260,6 +270,9 @@ func (s *Server) closeStores() error {
 	if s.stop != nil {
 		s.stop()
 		s.bg.Wait()
+	}
+	if s.guard != nil {
+		s.guard.Close()
 	}
 	var errs []error
 	if s.audit != nil {
