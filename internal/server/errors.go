@@ -265,32 +265,3 @@ func unknownRoute(mux *http.ServeMux, prefix string) keyHandler {
 		return e
 	}
 }
-
-// Kept for guardCheck (guard.go), which still writes its own errors; new
-// handlers return errors instead.
-
-// errorJSON writes an OpenAI-shaped error; a 5xx says only that it failed,
-// with the request id.
-func errorJSON(w http.ResponseWriter, status int, typ, code, param, msg string) {
-	if status >= 500 {
-		msg = "Internal error (request id " + w.Header().Get(gateway.HeaderRequestID) + ")."
-	}
-	gateway.WriteError(w, wire.NewError(status, typ, code, param, msg))
-}
-
-// decode is readJSON that writes its error; ok is false when it did.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := s.readJSON(w, r, v); err != nil {
-		s.writeError(w, r, err)
-		return false
-	}
-	return true
-}
-
-// writesOwn adapts a handler that writes its own errors.
-func writesOwn(h func(w http.ResponseWriter, r *http.Request, k *tenancy.Key)) keyHandler {
-	return func(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
-		h(w, r, k)
-		return nil
-	}
-}

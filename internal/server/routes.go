@@ -17,7 +17,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", s.gw.Handler(provider.OpChat))
 	mux.HandleFunc("POST /v1/completions", s.gw.Handler(provider.OpCompletion))
 	mux.HandleFunc("POST /v1/embeddings", s.gw.Handler(provider.OpEmbedding))
-	mux.HandleFunc("POST /v1/guard/check", s.auth(false, writesOwn(s.guardCheck)))
+	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
 	mux.HandleFunc("POST /v1/classify", s.gw.Handler(provider.OpClassify))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))

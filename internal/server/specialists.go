@@ -127,7 +127,17 @@ func (j *specialistJobs) promote(w http.ResponseWriter, r *http.Request, _ *tena
 	if err := st.Promote(name, body.Version); err != nil {
 		return err
 	}
+	j.promoted(r.Context(), name)
 	return j.view(w, st, name, http.StatusOK)
+}
+
+// promoted tells the guard at once when the specialist it scores
+// injections with changed version (otherwise its background check sees it
+// within seconds).
+func (j *specialistJobs) promoted(ctx context.Context, name string) {
+	if g := j.s.guard; g != nil && j.s.Config().Guard.InjectionSpecialist == name {
+		g.Refresh(ctx)
+	}
 }
 
 func (j *specialistJobs) rollback(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
@@ -142,6 +152,7 @@ func (j *specialistJobs) rollback(w http.ResponseWriter, r *http.Request, _ *ten
 	if _, err := st.Rollback(name); err != nil {
 		return err
 	}
+	j.promoted(r.Context(), name)
 	return j.view(w, st, name, http.StatusOK)
 }
 
@@ -304,6 +315,9 @@ func (j *specialistJobs) run(ctx context.Context, t *trainJob, ex, eval []spec.E
 	if err != nil {
 		fail(err)
 		return
+	}
+	if gate.Promoted {
+		j.promoted(ctx, t.Name)
 	}
 	update(func() {
 		now := time.Now().UTC()
