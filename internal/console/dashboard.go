@@ -125,7 +125,7 @@ func (b *bucketStats) percentile(p float64) int64 {
 // aggRow is one group of the dashboard's single pass over the rollup.
 type aggRow struct {
 	period, model, project, currency string
-	requests, errors                 int64
+	requests, errors, unpriced       int64
 	tokens, cost                     int64
 	hist                             [ledger.LatencyBuckets]int64
 }
@@ -152,7 +152,7 @@ func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]aggRow, e
 	for i := range ledger.LatencyBuckets {
 		fmt.Fprintf(&b, ", lat_%d", i)
 	}
-	q := "SELECT hour, model, project_id, currency, requests, errors, prompt_tokens + completion_tokens, cost_micros" + b.String() +
+	q := "SELECT hour, model, project_id, currency, requests, errors, unpriced_requests, prompt_tokens + completion_tokens, cost_micros" + b.String() +
 		" FROM usage_hourly WHERE " + strings.Join(conds, " AND ")
 	rows, err := c.db.QueryContext(ctx, c.db.Rebind(q), args...)
 	if err != nil {
@@ -163,7 +163,7 @@ func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]aggRow, e
 	idx := map[groupKey]int{}
 	var out []aggRow
 	var a aggRow
-	dest := []any{&a.period, &a.model, &a.project, &a.currency, &a.requests, &a.errors, &a.tokens, &a.cost}
+	dest := []any{&a.period, &a.model, &a.project, &a.currency, &a.requests, &a.errors, &a.unpriced, &a.tokens, &a.cost}
 	for i := range a.hist {
 		dest = append(dest, &a.hist[i])
 	}
@@ -184,6 +184,7 @@ func (c *Console) aggregate(ctx context.Context, sc scope, sp span) ([]aggRow, e
 		g := &out[j]
 		g.requests += a.requests
 		g.errors += a.errors
+		g.unpriced += a.unpriced
 		g.tokens += a.tokens
 		g.cost += a.cost
 		for i, n := range a.hist {
@@ -217,6 +218,7 @@ type dashData struct {
 	Requests    int64
 	Tokens      int64
 	Cost        []money
+	Unpriced    int64 // requests no price covered
 	ErrorRate   string
 	P50, P95    int64
 	Charts      []template.HTML
@@ -313,6 +315,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 		d.Requests += x.requests
 		d.Tokens += x.tokens
 		d.Cost = addMoney(d.Cost, x.cost, x.currency)
+		d.Unpriced += x.unpriced
 		i, ok := slot[x.period]
 		if !ok {
 			continue

@@ -531,6 +531,7 @@ type usageData struct {
 	Scope     scope
 	Rows      []ledger.Row
 	Totals    []money
+	Unpriced  int64 // requests no price covered
 	Invoices  []*tenancy.Org
 	CSVQuery  string
 	CanSee    bool
@@ -571,6 +572,7 @@ func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, s *session) 
 		d.Rows = rows
 		for _, x := range rows {
 			d.Totals = addMoney(d.Totals, x.CostMicros, x.Currency)
+			d.Unpriced += x.UnpricedRequests
 		}
 		q := make([]string, 0, 3)
 		q = append(q, "month="+d.Month)
@@ -634,11 +636,12 @@ type invoiceLine struct {
 }
 
 type invoiceData struct {
-	Org    *tenancy.Org
-	Month  string
-	Lines  []invoiceLine
-	Totals []money
-	Issued time.Time
+	Org      *tenancy.Org
+	Month    string
+	Lines    []invoiceLine
+	Totals   []money
+	Unpriced int64 // requests no price covered
+	Issued   time.Time
 }
 
 func (c *Console) invoicePage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -670,6 +673,7 @@ func (c *Console) invoicePage(w http.ResponseWriter, r *http.Request, s *session
 		d.Lines = append(d.Lines, invoiceLine{Model: x.Model, Requests: x.Requests, Prompt: x.PromptTokens, Cached: x.CachedTokens,
 			Completion: x.CompletionTokens, Amount: money{x.CostMicros, x.Currency}})
 		d.Totals = addMoney(d.Totals, x.CostMicros, x.Currency)
+		d.Unpriced += x.UnpricedRequests
 	}
 	c.render(w, r, 0, "invoice", &view{Sess: s, Nav: "usage", Title: T(PickLang(r), "inv.title") + " " + d.Month + " — " + o.Name, Data: d})
 }

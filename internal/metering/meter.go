@@ -325,7 +325,7 @@ func (t *ticket) Done(r *call.Result) {
 	}
 	k := t.key
 	rec := &ledger.Record{
-		RequestID: t.call.RequestID, Time: t.start.UTC(), KeyID: k.ID, OrgID: k.OrgID, ProjectID: k.ProjectID,
+		ID: t.call.ID, ClientRequestID: t.call.RequestID, Time: t.start.UTC(), KeyID: k.ID, OrgID: k.OrgID, ProjectID: k.ProjectID,
 		Model: t.model, Deployment: r.Deployment,
 		PromptTokens: tok.Prompt, CachedTokens: tok.Cached, CompletionTokens: tok.Completion,
 		LatencyMs: r.Latency.Milliseconds(), Status: r.Status, Stream: r.Stream,
@@ -336,11 +336,18 @@ func (t *ticket) Done(r *call.Result) {
 		if k.Org != nil {
 			rec.CostMicros = tenancy.WithMarkup(rec.CostMicros, k.Org.MarkupBPS)
 		}
+	} else {
+		// No price: usage in the organisation's currency, at no cost and
+		// marked so — never a currency-less total of its own.
+		rec.Unpriced = true
+		if k.Org != nil {
+			rec.Currency = k.Org.Currency
+		}
 	}
 	if t.res != nil {
 		if k.Org != nil && rec.Currency == k.Org.Currency {
 			if err := t.res.Settle(ctx, rec.CostMicros); err != nil {
-				t.m.Log.Warn("settling budget", "id", rec.RequestID, "err", err)
+				t.m.Log.Warn("settling budget", "id", rec.ID, "err", err)
 			}
 		} else {
 			t.res.Cancel(ctx)
@@ -350,7 +357,7 @@ func (t *ticket) Done(r *call.Result) {
 		rec.Log = t.log(r)
 	}
 	if err := t.m.Ledger.Add(rec); err != nil {
-		t.m.Log.Error("writing usage record", "id", rec.RequestID, "err", err)
+		t.m.Log.Error("writing usage record", "id", rec.ID, "err", err)
 	}
 }
 

@@ -49,7 +49,11 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 		errorJSON(w, http.StatusBadRequest, wire.TypeInvalidRequest, "invalid_value", "score", err.Error())
 		return
 	}
-	project, err := s.requestProject(r.Context(), in.RequestID)
+	scope := k.ProjectID
+	if k.IsAdmin() {
+		scope = ""
+	}
+	callID, project, err := s.requestProject(r.Context(), in.RequestID, scope)
 	if errors.Is(err, reqlog.ErrNotFound) || (err == nil && !k.IsAdmin() && project != k.ProjectID) {
 		errorJSON(w, http.StatusNotFound, wire.TypeNotFound, "request_not_found", "request_id", "No request `"+in.RequestID+"` for this project.")
 		return
@@ -58,7 +62,7 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
 		return
 	}
-	f := &reqlog.Feedback{RequestID: in.RequestID, ProjectID: project, KeyID: k.ID, Score: score, RawScore: raw,
+	f := &reqlog.Feedback{RequestID: callID, ProjectID: project, KeyID: k.ID, Score: score, RawScore: raw,
 		Correction: in.Correction, Comment: in.Comment, Tags: in.Tags}
 	if err := reqlog.AddFeedback(r.Context(), s.db, f); err != nil {
 		errorJSON(w, http.StatusInternalServerError, wire.TypeServer, "", "", err.Error())
@@ -67,17 +71,18 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 	writeJSON(w, http.StatusCreated, f)
 }
 
-// requestProject finds a request's project in the ledger, waiting for
-// records still in flight.
-func (s *Server) requestProject(ctx context.Context, id string) (string, error) {
-	p, err := reqlog.ProjectOf(ctx, s.db, id)
+// requestProject finds a call in the ledger by its id or the client's
+// request id (within project, if set), waiting for records still in
+// flight; it returns the call's id and project.
+func (s *Server) requestProject(ctx context.Context, id, project string) (string, string, error) {
+	callID, p, err := reqlog.Resolve(ctx, s.db, id, project)
 	if errors.Is(err, reqlog.ErrNotFound) {
 		if ferr := s.ledger.Flush(ctx); ferr != nil {
-			return "", ferr
+			return "", "", ferr
 		}
-		p, err = reqlog.ProjectOf(ctx, s.db, id)
+		callID, p, err = reqlog.Resolve(ctx, s.db, id, project)
 	}
-	return p, err
+	return callID, p, err
 }
 
 // logScope narrows a log query to what k may read; ok is false when it
@@ -106,7 +111,7 @@ func (s *Server) logScope(w http.ResponseWriter, k *tenancy.Key, q *reqlog.Query
 func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
 	v := r.URL.Query()
 	q := reqlog.Query{ProjectID: v.Get("project"), KeyID: v.Get("key"), Model: v.Get("model"), EndUser: v.Get("user"),
-		Tag: v.Get("tag"), Text: v.Get("q"), Feedback: v.Get("feedback")}
+		Tag: v.Get("tag"), Text: v.Get("q"), Feedback: v.Get("feedback"), ClientRequestID: v.Get("client_request_id")}
 	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
 		if x := v.Get(name); x != "" {
 			t, err := parseWhen(x)

@@ -120,6 +120,15 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Usage an older version stored under no currency is the org's, unpriced.
+	if err := ledger.AdoptUnpriced(ctx, d, func(org string) string {
+		if o, err := s.keys.Org(org); err == nil {
+			return o.Currency
+		}
+		return ""
+	}); err != nil {
+		return nil, err
+	}
 	s.meter = &metering.Meter{Tenants: s.keys, DB: d, Ledger: s.ledger, Log: log, FailOpen: cfg.Limits.FailOpen}
 	switch cfg.Limits.Backend {
 	case "redis":
