@@ -370,12 +370,12 @@ type deploymentRow struct {
 
 type modelsData struct {
 	Models []modelRow
-	Prices []tenancy.Price
+	Prices []metering.Price
 }
 
 func (c *Console) modelsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	lang := PickLang(r)
-	d := modelsData{Prices: c.tenants.Prices()}
+	d := modelsData{Prices: c.prices.Prices()}
 	if s.key.Role == tenancy.RoleProject {
 		d.Prices = nil
 	}
@@ -425,8 +425,8 @@ type playgroundData struct {
 // price book's newest model-wide entry in force, else the config file's
 // price of the model's first deployment.
 func (c *Console) priceOf(m *router.Model, now time.Time) (pgModel, bool) {
-	var best *tenancy.Price
-	for _, p := range c.tenants.Prices() {
+	var best *metering.Price
+	for _, p := range c.prices.Prices() {
 		if p.Model == m.Name && p.Deployment == "" && !p.EffectiveFrom.After(now) && (best == nil || p.EffectiveFrom.After(best.EffectiveFrom)) {
 			best = &p
 		}

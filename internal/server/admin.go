@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"switchyard/internal/gateway"
+	"switchyard/internal/metering"
 	"switchyard/internal/policy"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
@@ -586,7 +587,7 @@ func (s *Server) listPrices(w http.ResponseWriter, r *http.Request, k *tenancy.K
 		forbidden(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, list(s.keys.Prices()))
+	writeJSON(w, http.StatusOK, list(s.prices.Prices()))
 }
 
 func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, k *tenancy.Key) {
@@ -594,11 +595,11 @@ func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 		forbidden(w)
 		return
 	}
-	var p tenancy.Price
+	var p metering.Price
 	if !s.decode(w, r, &p) {
 		return
 	}
-	created, err := s.keys.AddPrice(r.Context(), p)
+	created, err := s.prices.Add(r.Context(), p)
 	if err != nil {
 		storeError(w, "price", err)
 		return
