@@ -273,14 +273,14 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 	}
 	var logs struct {
 		Data []struct {
-			RequestID string `json:"request_id"`
+			ClientRequestID string `json:"client_request_id"`
 		}
 	}
 	json.NewDecoder(resp.Body).Decode(&logs)
 	resp.Body.Close()
 	kept := map[string]bool{}
 	for _, l := range logs.Data {
-		kept[l.RequestID] = true
+		kept[l.ClientRequestID] = true
 	}
 	for id := range ok {
 		if !kept[id] && len(logs.Data) < 1000 {
@@ -304,6 +304,76 @@ func TestUsageSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("the dataset after SIGKILL and restart: %+v", ds)
 	}
 	t.Logf("%d requests returned 200 before SIGKILL; %d usage records and %d logs after restart", len(ok), n, len(logs.Data))
+}
+
+// TestSharedRequestIDMeteredAfterSIGKILL: calls that share a client's
+// x-request-id are each recorded and charged, and still so after the
+// server is killed with SIGKILL and replays its journal.
+func TestSharedRequestIDMeteredAfterSIGKILL(t *testing.T) {
+	up, err := fakeai.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sy.yaml")
+	os.WriteFile(cfg, []byte("models:\n  - name: chat\n    deployments:\n      - provider: openai\n        base_url: "+up.URL+"\n        price: {input: 2, output: 10, currency: USD}\n"), 0o600)
+	addr := freeAddr(t)
+	args := "serve --addr " + addr + " --data-dir " + filepath.Join(dir, "data") + " --config " + cfg
+	child := startChild(t, args)
+	waitReady(t, addr)
+	api := func(method, path, key, body string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("X-Request-Id", "freebie-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode
+	}
+	var org, proj, key struct{ ID, Key string }
+	if api("POST", "/api/orgs", testAdminKey, `{"name":"pp","prepaid":true}`, &org) != 201 ||
+		api("POST", "/api/orgs/"+org.ID+"/projects", testAdminKey, `{"name":"p"}`, &proj) != 201 ||
+		api("POST", "/api/projects/"+proj.ID+"/keys", testAdminKey, `{}`, &key) != 201 ||
+		api("POST", "/api/orgs/"+org.ID+"/topups", testAdminKey, `{"amount_micros":10000}`, nil) != 201 {
+		t.Fatal("setting up a prepaid tenant failed")
+	}
+	// Each call costs 12×2+5×10 = 74 micro-USD.
+	const n = 20
+	for i := 0; i < n; i++ {
+		if st := api("POST", "/v1/chat/completions", key.Key, `{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":5}`, nil); st != 200 {
+			t.Fatalf("call %d: %d", i, st)
+		}
+	}
+	// Killed before the writer's next batch: the records are in the journal.
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	child = startChild(t, args)
+	defer func() {
+		child.Process.Signal(syscall.SIGTERM)
+		child.Wait()
+	}()
+	waitReady(t, addr)
+	var u struct {
+		Data []struct {
+			Requests   int64 `json:"requests"`
+			CostMicros int64 `json:"cost_micros"`
+		} `json:"data"`
+	}
+	var bal struct {
+		Spent int64 `json:"spent_micros"`
+	}
+	api("GET", "/api/usage?org="+org.ID, testAdminKey, "", &u)
+	api("GET", "/api/orgs/"+org.ID+"/balance", testAdminKey, "", &bal)
+	if len(u.Data) != 1 || u.Data[0].Requests != n || u.Data[0].CostMicros != n*74 || bal.Spent != n*74 {
+		t.Errorf("after SIGKILL and replay: usage %+v, spent %d; want %d requests and %d spent", u.Data, bal.Spent, n, n*74)
+	}
 }
 
 func TestAuditVerifyCommand(t *testing.T) {

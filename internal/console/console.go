@@ -26,6 +26,7 @@ import (
 	"switchyard/internal/config"
 	"switchyard/internal/db"
 	"switchyard/internal/gateway"
+	"switchyard/internal/metering"
 	"switchyard/internal/metering/ledger"
 	"switchyard/internal/router"
 	"switchyard/internal/tenancy"
@@ -40,6 +41,7 @@ var staticFS embed.FS
 // Options are what the console reads and acts on; it owns none of them.
 type Options struct {
 	Tenants *tenancy.Store
+	Prices  *metering.PriceBook
 	DB      *db.DB
 	Ledger  *ledger.Writer // flushed before usage is read
 	Router  *router.Router
@@ -52,6 +54,7 @@ type Options struct {
 // Console serves the web console.
 type Console struct {
 	tenants   *tenancy.Store
+	prices    *metering.PriceBook
 	db        *db.DB
 	ledger    *ledger.Writer
 	router    *router.Router
@@ -74,7 +77,7 @@ func New(o Options) *Console {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{tenants: o.Tenants, db: o.DB, ledger: o.Ledger, router: o.Router, audit: o.Audit,
+	c := &Console{tenants: o.Tenants, prices: o.Prices, db: o.DB, ledger: o.Ledger, router: o.Router, audit: o.Audit,
 		config: o.Config, gw: o.Gateway, log: log, pages: parsePages(), throttle: newThrottle()}
 	c.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcryptCost)
 	c.sessions = o.Tenants.Sessions()

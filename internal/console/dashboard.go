@@ -149,6 +149,7 @@ type dashData struct {
 	Requests    int64
 	Tokens      int64
 	Cost        []money
+	Unpriced    int64 // requests no price covered
 	ErrorRate   string
 	P50, P95    int64
 	Charts      []template.HTML
@@ -246,6 +247,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 		d.Requests += x.Requests
 		d.Tokens += tokens
 		d.Cost = addMoney(d.Cost, x.CostMicros, x.Currency)
+		d.Unpriced += x.Unpriced
 		i, ok := slot[x.Period]
 		if !ok {
 			continue

@@ -85,7 +85,7 @@ func seedConsole(t testing.TB, n, days int) *seeded {
 			status = 502
 		}
 		pt, ct := int64(50+rng.IntN(1500)), int64(20+rng.IntN(600))
-		if err := lw.Add(&ledger.Record{RequestID: fmt.Sprintf("req-%d", i), Time: now.Add(-age), OrgID: p.OrgID, ProjectID: p.ID, KeyID: "key_x",
+		if err := lw.Add(&ledger.Record{ID: fmt.Sprintf("req-%d", i), Time: now.Add(-age), OrgID: p.OrgID, ProjectID: p.ID, KeyID: "key_x",
 			Model: m, Deployment: m + "-a", PromptTokens: pt, CompletionTokens: ct, CostMicros: pt/2 + ct*3/2, Currency: "USD",
 			LatencyMs: int64(80 + rng.ExpFloat64()*400), Status: status, Stream: rng.IntN(2) == 0}); err != nil {
 			t.Fatal(err)

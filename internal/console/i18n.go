@@ -186,6 +186,7 @@ var catalogue = map[string][2]string{
 	"usage.invoices":     {"Invoices", "账单"},
 	"usage.empty":        {"No usage in this month.", "本月暂无用量。"},
 	"usage.total":        {"Total", "合计"},
+	"usage.unpriced":     {"requests unpriced (no price covered them; billed at 0)", "个请求未定价（无适用价格，按 0 计费）"},
 	"inv.title":          {"Invoice", "账单"},
 	"inv.period":         {"Period", "账期"},
 	"inv.issued":         {"Issued", "开具日期"},

@@ -235,7 +235,7 @@ func (c *Console) logPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if r.URL.Query().Get("done") == "feedback" {
 		d.Flash = T(PickLang(r), "logs.fb.saved")
 	}
-	c.render(w, r, 0, "log", &view{Sess: s, Nav: "logs", Title: T(PickLang(r), "logs.entry") + " " + e.RequestID, Data: d})
+	c.render(w, r, 0, "log", &view{Sess: s, Nav: "logs", Title: T(PickLang(r), "logs.entry") + " " + e.ClientRequestID, Data: d})
 }
 
 // scoreJSON turns the form's score ("up", "down", "0.5", "4") into what

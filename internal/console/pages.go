@@ -370,12 +370,12 @@ type deploymentRow struct {
 
 type modelsData struct {
 	Models []modelRow
-	Prices []tenancy.Price
+	Prices []metering.Price
 }
 
 func (c *Console) modelsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	lang := PickLang(r)
-	d := modelsData{Prices: c.tenants.Prices()}
+	d := modelsData{Prices: c.prices.Prices()}
 	if s.key.Role == tenancy.RoleProject {
 		d.Prices = nil
 	}
@@ -391,7 +391,7 @@ func (c *Console) modelsPage(w http.ResponseWriter, r *http.Request, s *session)
 				dr := deploymentRow{Snapshot: snaps[dep.ID], Price: "—"}
 				// The price book first, as metering charges it; then the
 				// config file's list price.
-				if p, ok := c.tenants.PriceAt(m.Name, dep.ID, now); ok {
+				if p, ok := c.prices.PriceAt(m.Name, dep.ID, now); ok {
 					cached := p.CachedInput
 					if cached == 0 {
 						cached = p.Input // as Price.Cost charges it
@@ -438,8 +438,8 @@ type playgroundData struct {
 // price book's newest model-wide entry in force, else the config file's
 // price of the model's first deployment.
 func (c *Console) priceOf(m *router.Model, now time.Time) (pgModel, bool) {
-	var best *tenancy.Price
-	for _, p := range c.tenants.Prices() {
+	var best *metering.Price
+	for _, p := range c.prices.Prices() {
 		if p.Model == m.Name && p.Deployment == "" && !p.EffectiveFrom.After(now) && (best == nil || p.EffectiveFrom.After(best.EffectiveFrom)) {
 			best = &p
 		}
@@ -544,6 +544,7 @@ type usageData struct {
 	Scope     scope
 	Rows      []ledger.Row
 	Totals    []money
+	Unpriced  int64 // requests no price covered
 	Invoices  []*tenancy.Org
 	CSVQuery  string
 	CanSee    bool
@@ -584,6 +585,7 @@ func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, s *session) 
 		d.Rows = rows
 		for _, x := range rows {
 			d.Totals = addMoney(d.Totals, x.CostMicros, x.Currency)
+			d.Unpriced += x.UnpricedRequests
 		}
 		q := make([]string, 0, 3)
 		q = append(q, "month="+d.Month)
@@ -647,11 +649,12 @@ type invoiceLine struct {
 }
 
 type invoiceData struct {
-	Org    *tenancy.Org
-	Month  string
-	Lines  []invoiceLine
-	Totals []money
-	Issued time.Time
+	Org      *tenancy.Org
+	Month    string
+	Lines    []invoiceLine
+	Totals   []money
+	Unpriced int64 // requests no price covered
+	Issued   time.Time
 }
 
 func (c *Console) invoicePage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -683,6 +686,7 @@ func (c *Console) invoicePage(w http.ResponseWriter, r *http.Request, s *session
 		d.Lines = append(d.Lines, invoiceLine{Model: x.Model, Requests: x.Requests, Prompt: x.PromptTokens, Cached: x.CachedTokens,
 			Completion: x.CompletionTokens, Amount: money{x.CostMicros, x.Currency}})
 		d.Totals = addMoney(d.Totals, x.CostMicros, x.Currency)
+		d.Unpriced += x.UnpricedRequests
 	}
 	c.render(w, r, 0, "invoice", &view{Sess: s, Nav: "usage", Title: T(PickLang(r), "inv.title") + " " + d.Month + " — " + o.Name, Data: d})
 }

@@ -36,6 +36,7 @@ const DefaultMaxOutput = 4096
 // the tickets it returns are the path's metering step.
 type Meter struct {
 	Tenants *tenancy.Store
+	Prices  *PriceBook
 	DB      *db.DB
 	Limits  limits.Limiter
 	Budgets limits.Budgets
@@ -51,8 +52,8 @@ type Meter struct {
 // Deployments is what the configuration says about each deployment: its
 // limits and list price, and the tokenizer of each public model.
 type Deployments struct {
-	Limits     map[string]limits.Rule   // by deployment id
-	Prices     map[string]tenancy.Price // by deployment id, from the config file
+	Limits     map[string]limits.Rule // by deployment id
+	Prices     map[string]Price       // by deployment id, from the config file
 	Tokenizers *tokenize.Mapper
 }
 
@@ -138,7 +139,7 @@ func (m *Meter) Admit(ctx context.Context, c *call.Call, r *call.Request) (call.
 	if budgets := t.budgets(); len(budgets) > 0 {
 		price, ok := m.price(r.Model, "", t.start)
 		if ok && price.Currency == k.Org.Currency {
-			most := tenancy.WithMarkup(price.Cost(tenancy.Tokens{Prompt: t.promptTokens(), Completion: t.maxOut}), k.Org.MarkupBPS)
+			most := WithMarkup(price.Cost(Tokens{Prompt: t.promptTokens(), Completion: t.maxOut}), k.Org.MarkupBPS)
 			res, err := m.Budgets.Reserve(ctx, budgets, most)
 			var be *limits.BudgetError
 			switch {
@@ -253,8 +254,8 @@ func splitMonth(s string) (id, month string) {
 
 // price finds the price for model on deployment at t: the price book
 // first, then the deployment's list price from the config file.
-func (m *Meter) price(model, deployment string, at time.Time) (tenancy.Price, bool) {
-	if p, ok := m.Tenants.PriceAt(model, deployment, at); ok {
+func (m *Meter) price(model, deployment string, at time.Time) (Price, bool) {
+	if p, ok := m.Prices.PriceAt(model, deployment, at); ok {
 		return p, true
 	}
 	dep := m.deploy.Load()
@@ -264,7 +265,7 @@ func (m *Meter) price(model, deployment string, at time.Time) (tenancy.Price, bo
 	}
 	// Before routing: the dearest list price among the model's deployments
 	// is the safe reservation.
-	var best tenancy.Price
+	var best Price
 	found := false
 	for _, p := range dep.Prices {
 		if p.Model == model && (!found || p.Output+p.Input > best.Output+best.Input) {
@@ -308,16 +309,16 @@ func (t *ticket) release() {
 func (t *ticket) Done(r *call.Result) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tok := tenancy.Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens, Completion: r.Usage.CompletionTokens}
+	tok := Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens, Completion: r.Usage.CompletionTokens}
 	if !r.UsageReported {
-		tok = tenancy.Tokens{}
+		tok = Tokens{}
 		if r.Status == http.StatusOK || r.Status == 499 || len(r.Generated) > 0 {
 			tok.Prompt = t.promptTokens()
 			tok.Completion = int64(t.encoding().Count(string(r.Generated)))
 		}
 	}
 	if r.Deployment == "" { // never reached an upstream
-		tok = tenancy.Tokens{}
+		tok = Tokens{}
 	}
 	if t.lease != nil {
 		t.lease.Reconcile(ctx, tok.Prompt+tok.Completion)
@@ -325,7 +326,7 @@ func (t *ticket) Done(r *call.Result) {
 	}
 	k := t.key
 	rec := &ledger.Record{
-		RequestID: t.call.RequestID, Time: t.start.UTC(), KeyID: k.ID, OrgID: k.OrgID, ProjectID: k.ProjectID,
+		ID: t.call.ID, ClientRequestID: t.call.RequestID, Time: t.start.UTC(), KeyID: k.ID, OrgID: k.OrgID, ProjectID: k.ProjectID,
 		Model: t.model, Deployment: r.Deployment,
 		PromptTokens: tok.Prompt, CachedTokens: tok.Cached, CompletionTokens: tok.Completion,
 		LatencyMs: r.Latency.Milliseconds(), Status: r.Status, Stream: r.Stream,
@@ -334,13 +335,20 @@ func (t *ticket) Done(r *call.Result) {
 		rec.Currency = p.Currency
 		rec.CostMicros = p.Cost(tok)
 		if k.Org != nil {
-			rec.CostMicros = tenancy.WithMarkup(rec.CostMicros, k.Org.MarkupBPS)
+			rec.CostMicros = WithMarkup(rec.CostMicros, k.Org.MarkupBPS)
+		}
+	} else {
+		// No price: usage in the organisation's currency, at no cost and
+		// marked so — never a currency-less total of its own.
+		rec.Unpriced = true
+		if k.Org != nil {
+			rec.Currency = k.Org.Currency
 		}
 	}
 	if t.res != nil {
 		if k.Org != nil && rec.Currency == k.Org.Currency {
 			if err := t.res.Settle(ctx, rec.CostMicros); err != nil {
-				t.m.Log.Warn("settling budget", "id", rec.RequestID, "err", err)
+				t.m.Log.Warn("settling budget", "id", rec.ID, "err", err)
 			}
 		} else {
 			t.res.Cancel(ctx)
@@ -350,7 +358,7 @@ func (t *ticket) Done(r *call.Result) {
 		rec.Log = t.log(r)
 	}
 	if err := t.m.Ledger.Add(rec); err != nil {
-		t.m.Log.Error("writing usage record", "id", rec.RequestID, "err", err)
+		t.m.Log.Error("writing usage record", "id", rec.ID, "err", err)
 	}
 }
 

@@ -44,15 +44,19 @@ var ErrNotFound = errors.New("request not found")
 
 // Summary is one row of a search.
 type Summary struct {
-	RequestID string    `json:"request_id"`
-	Time      time.Time `json:"time"`
-	OrgID     string    `json:"org_id"`
-	ProjectID string    `json:"project_id"`
-	KeyID     string    `json:"key_id"`
-	Model     string    `json:"model"`
-	Status    int       `json:"status"`
-	EndUser   string    `json:"end_user,omitempty"`
-	Tags      []string  `json:"tags"`
+	// RequestID is the id Switchyard gave the call: the log's identity.
+	RequestID string `json:"request_id"`
+	// ClientRequestID is the client's x-request-id (else RequestID); it
+	// need not be unique.
+	ClientRequestID string    `json:"client_request_id"`
+	Time            time.Time `json:"time"`
+	OrgID           string    `json:"org_id"`
+	ProjectID       string    `json:"project_id"`
+	KeyID           string    `json:"key_id"`
+	Model           string    `json:"model"`
+	Status          int       `json:"status"`
+	EndUser         string    `json:"end_user,omitempty"`
+	Tags            []string  `json:"tags"`
 	// Feedback is the latest score, -1..1, when any was given.
 	Feedback *float64 `json:"feedback,omitempty"`
 }
@@ -84,6 +88,7 @@ type Feedback struct {
 // Query selects logs. Zero fields do not filter.
 type Query struct {
 	OrgID, ProjectID, KeyID, Model, EndUser, Tag string
+	ClientRequestID                              string
 	Text                                         string // full-text, case-insensitive
 	Status                                       int
 	From, To                                     time.Time
@@ -94,57 +99,35 @@ type Query struct {
 
 // Search returns the newest logs matching q.
 func Search(ctx context.Context, d *db.DB, q Query) ([]Summary, error) {
-	where, args := []string{"1=1"}, []any{}
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
-	}
-	eq("l.org_id", q.OrgID)
-	eq("l.project_id", q.ProjectID)
-	eq("l.key_id", q.KeyID)
-	eq("l.model", q.Model)
-	eq("l.end_user", q.EndUser)
+	w := &db.Where{}
+	w.Eq("l.org_id", q.OrgID).Eq("l.project_id", q.ProjectID).Eq("l.key_id", q.KeyID).Eq("l.model", q.Model).
+		Eq("l.end_user", q.EndUser).Eq("l.client_request_id", q.ClientRequestID).Eq("l.status", q.Status).
+		Range("l.ts", db.Millis(q.From), db.Millis(q.To))
 	if q.Tag != "" {
-		where = append(where, "l.tags LIKE ?")
-		args = append(args, "%,"+likeEscape(q.Tag)+",%")
+		w.Like("l.tags", "%,"+db.LikeEscape(q.Tag)+",%")
 	}
 	if q.Text != "" {
-		where = append(where, "l.search LIKE ? ESCAPE '\\'")
-		args = append(args, "%"+likeEscape(strings.ToLower(q.Text))+"%")
-	}
-	if q.Status != 0 {
-		where = append(where, "l.status = ?")
-		args = append(args, q.Status)
-	}
-	if !q.From.IsZero() {
-		where = append(where, "l.ts >= ?")
-		args = append(args, q.From.UnixMilli())
-	}
-	if !q.To.IsZero() {
-		where = append(where, "l.ts < ?")
-		args = append(args, q.To.UnixMilli())
+		w.Like("l.search", "%"+db.LikeEscape(strings.ToLower(q.Text))+"%")
 	}
 	latest := `(SELECT f.score_milli FROM feedback f WHERE f.request_id = l.request_id ORDER BY f.ts DESC, f.id DESC LIMIT 1)`
 	switch q.Feedback {
 	case "":
 	case "any":
-		where = append(where, latest+" IS NOT NULL")
+		w.Cond(latest + " IS NOT NULL")
 	case "positive":
-		where = append(where, latest+" > 0")
+		w.Cond(latest + " > 0")
 	case "negative":
-		where = append(where, latest+" < 0")
+		w.Cond(latest + " < 0")
 	case "none":
-		where = append(where, latest+" IS NULL")
+		w.Cond(latest + " IS NULL")
 	default:
 		return nil, fmt.Errorf("feedback filter %q: want any, positive, negative or none", q.Feedback)
 	}
 	if q.Limit <= 0 || q.Limit > 1000 {
 		q.Limit = 50
 	}
-	rows, err := d.QueryContext(ctx, d.Rebind(`SELECT l.request_id, l.ts, l.org_id, l.project_id, l.key_id, l.model, l.status, l.end_user, l.tags, `+latest+`
-FROM request_logs l WHERE `+strings.Join(where, " AND ")+` ORDER BY l.ts DESC, l.request_id DESC LIMIT `+strconv.Itoa(q.Limit)), args...)
+	rows, err := d.QueryContext(ctx, d.Rebind(`SELECT l.request_id, l.client_request_id, l.ts, l.org_id, l.project_id, l.key_id, l.model, l.status, l.end_user, l.tags, `+latest+`
+FROM request_logs l`+w.SQL()+` ORDER BY l.ts DESC, l.request_id DESC LIMIT `+strconv.Itoa(q.Limit)), w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("searching logs: %w", err)
 	}
@@ -155,7 +138,7 @@ FROM request_logs l WHERE `+strings.Join(where, " AND ")+` ORDER BY l.ts DESC, l
 		var ts int64
 		var tags string
 		var fb sql.NullInt64
-		if err := rows.Scan(&s.RequestID, &ts, &s.OrgID, &s.ProjectID, &s.KeyID, &s.Model, &s.Status, &s.EndUser, &tags, &fb); err != nil {
+		if err := rows.Scan(&s.RequestID, &s.ClientRequestID, &ts, &s.OrgID, &s.ProjectID, &s.KeyID, &s.Model, &s.Status, &s.EndUser, &tags, &fb); err != nil {
 			return nil, fmt.Errorf("searching logs: %w", err)
 		}
 		s.Time, s.Tags = time.UnixMilli(ts).UTC(), splitTags(tags)
@@ -168,10 +151,6 @@ FROM request_logs l WHERE `+strings.Join(where, " AND ")+` ORDER BY l.ts DESC, l
 	return out, rows.Err()
 }
 
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 func splitTags(s string) []string {
 	s = strings.Trim(s, ",")
 	if s == "" {
@@ -181,12 +160,18 @@ func splitTags(s string) []string {
 }
 
 // Get returns one log with its bodies and all its feedback, oldest first.
-func Get(ctx context.Context, d *db.DB, requestID string) (*Entry, error) {
+// id is the call's id or, failing that, a client's request id (the newest
+// log that has it).
+func Get(ctx context.Context, d *db.DB, id string) (*Entry, error) {
 	var e Entry
 	var ts int64
 	var tags, meta, req, resp string
-	err := d.QueryRowContext(ctx, d.Rebind(`SELECT request_id, ts, org_id, project_id, key_id, model, status, end_user, tags, metadata, request, response FROM request_logs WHERE request_id = ?`), requestID).
-		Scan(&e.RequestID, &ts, &e.OrgID, &e.ProjectID, &e.KeyID, &e.Model, &e.Status, &e.EndUser, &tags, &meta, &req, &resp)
+	const cols = `SELECT request_id, client_request_id, ts, org_id, project_id, key_id, model, status, end_user, tags, metadata, request, response FROM request_logs `
+	dest := []any{&e.RequestID, &e.ClientRequestID, &ts, &e.OrgID, &e.ProjectID, &e.KeyID, &e.Model, &e.Status, &e.EndUser, &tags, &meta, &req, &resp}
+	err := d.QueryRowContext(ctx, d.Rebind(cols+`WHERE request_id = ?`), id).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = d.QueryRowContext(ctx, d.Rebind(cols+`WHERE client_request_id = ? ORDER BY ts DESC, request_id DESC LIMIT 1`), id).Scan(dest...)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -204,7 +189,7 @@ func Get(ctx context.Context, d *db.DB, requestID string) (*Entry, error) {
 	}
 	e.Request = asJSON(rq)
 	e.Response = asJSON(rs)
-	if e.Feedback, err = feedbackOf(ctx, d, requestID); err != nil {
+	if e.Feedback, err = feedbackOf(ctx, d, e.RequestID); err != nil {
 		return nil, err
 	}
 	if n := len(e.Feedback); n > 0 {
@@ -301,15 +286,20 @@ func AddFeedback(ctx context.Context, d *db.DB, f *Feedback) error {
 	return nil
 }
 
-// ProjectOf returns the project a request was made for, from the usage
-// ledger (every request has a record, logged or not).
-func ProjectOf(ctx context.Context, d *db.DB, requestID string) (string, error) {
-	var p string
-	err := d.QueryRowContext(ctx, d.Rebind(`SELECT project_id FROM usage_records WHERE request_id = ?`), requestID).Scan(&p)
+// Resolve finds a call in the usage ledger (every call has a record,
+// logged or not) by the id Switchyard gave it or, failing that, by the
+// client's x-request-id — the newest such call, within projectID unless
+// that is "". It returns the call's id and project.
+func Resolve(ctx context.Context, d *db.DB, id, projectID string) (callID, project string, err error) {
+	err = d.QueryRowContext(ctx, d.Rebind(`SELECT request_id, project_id FROM usage_records WHERE request_id = ?`), id).Scan(&callID, &project)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
+		w := (&db.Where{}).Eq("client_request_id", id).Eq("project_id", projectID)
+		err = d.QueryRowContext(ctx, d.Rebind(`SELECT request_id, project_id FROM usage_records`+w.SQL()+` ORDER BY ts DESC, request_id DESC LIMIT 1`), w.Args()...).Scan(&callID, &project)
 	}
-	return p, err
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	return callID, project, err
 }
 
 // Deleted counts what DeleteData removed.

@@ -34,7 +34,7 @@ func TestExpireAndDelete(t *testing.T) {
 		}
 		old := time.Now().Add(-40 * 24 * time.Hour)
 		for i, at := range []time.Time{old, old, time.Now()} {
-			w.Add(&ledger.Record{RequestID: []string{"a", "b", "c"}[i], Time: at, ProjectID: "p1", Model: "m", Status: 200,
+			w.Add(&ledger.Record{ID: []string{"a", "b", "c"}[i], Time: at, ProjectID: "p1", Model: "m", Status: 200,
 				Log: &ledger.Log{EndUser: []string{"u1", "u2", "u1"}[i], Request: []byte(`{"messages":[{"role":"user","content":"Hi"}]}`), Response: []byte("text")}})
 		}
 		if err := w.Close(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"switchyard/internal/metering"
 	"switchyard/internal/policy"
 	"switchyard/internal/tenancy"
 )
@@ -495,18 +496,18 @@ func (s *Server) listPrices(w http.ResponseWriter, r *http.Request, k *tenancy.K
 	if k.Role == tenancy.RoleProject {
 		return errForbidden
 	}
-	return writeJSON(w, http.StatusOK, list(s.keys.Prices()))
+	return writeJSON(w, http.StatusOK, list(s.prices.Prices()))
 }
 
 func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	if !k.IsAdmin() {
 		return errForbidden
 	}
-	p, err := decodeAs[tenancy.Price](s, w, r)
+	p, err := decodeAs[metering.Price](s, w, r)
 	if err != nil {
 		return err
 	}
-	created, err := s.keys.AddPrice(r.Context(), p)
+	created, err := s.prices.Add(r.Context(), p)
 	if err != nil {
 		return about("price", err)
 	}

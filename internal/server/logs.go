@@ -46,14 +46,18 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 	if err != nil {
 		return invalidValue("score", sentence(err.Error()))
 	}
-	project, err := s.requestProject(r.Context(), in.RequestID)
+	scope := k.ProjectID
+	if k.IsAdmin() {
+		scope = ""
+	}
+	callID, project, err := s.requestProject(r.Context(), in.RequestID, scope)
 	if errors.Is(err, reqlog.ErrNotFound) || (err == nil && !k.IsAdmin() && project != k.ProjectID) {
 		return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "request_not_found", "request_id", "No request `"+in.RequestID+"` for this project.")
 	}
 	if err != nil {
 		return err
 	}
-	f := &reqlog.Feedback{RequestID: in.RequestID, ProjectID: project, KeyID: k.ID, Score: score, RawScore: raw,
+	f := &reqlog.Feedback{RequestID: callID, ProjectID: project, KeyID: k.ID, Score: score, RawScore: raw,
 		Correction: in.Correction, Comment: in.Comment, Tags: in.Tags}
 	if err := reqlog.AddFeedback(r.Context(), s.db, f); err != nil {
 		return err
@@ -61,17 +65,18 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request, k *tenancy.Key
 	return writeJSON(w, http.StatusCreated, f)
 }
 
-// requestProject finds a request's project in the ledger, waiting for
-// records still in flight.
-func (s *Server) requestProject(ctx context.Context, id string) (string, error) {
-	p, err := reqlog.ProjectOf(ctx, s.db, id)
+// requestProject finds a call in the ledger by its id or the client's
+// request id (within project, if set), waiting for records still in
+// flight; it returns the call's id and project.
+func (s *Server) requestProject(ctx context.Context, id, project string) (string, string, error) {
+	callID, p, err := reqlog.Resolve(ctx, s.db, id, project)
 	if errors.Is(err, reqlog.ErrNotFound) {
 		if ferr := s.ledger.Flush(ctx); ferr != nil {
-			return "", ferr
+			return "", "", ferr
 		}
-		p, err = reqlog.ProjectOf(ctx, s.db, id)
+		callID, p, err = reqlog.Resolve(ctx, s.db, id, project)
 	}
-	return p, err
+	return callID, p, err
 }
 
 // errMembersNameProject refuses a member's query over the whole organisation.
@@ -100,7 +105,7 @@ func (s *Server) logScope(k *tenancy.Key, q *reqlog.Query) error {
 func (s *Server) searchLogs(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
 	v := r.URL.Query()
 	q := reqlog.Query{ProjectID: v.Get("project"), KeyID: v.Get("key"), Model: v.Get("model"), EndUser: v.Get("user"),
-		Tag: v.Get("tag"), Text: v.Get("q"), Feedback: v.Get("feedback")}
+		Tag: v.Get("tag"), Text: v.Get("q"), Feedback: v.Get("feedback"), ClientRequestID: v.Get("client_request_id")}
 	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
 		if x := v.Get(name); x != "" {
 			t, err := parseWhen(x)

@@ -10,11 +10,12 @@ import (
 
 type logList struct {
 	Data []struct {
-		RequestID string   `json:"request_id"`
-		Model     string   `json:"model"`
-		Tags      []string `json:"tags"`
-		EndUser   string   `json:"end_user"`
-		Feedback  *float64 `json:"feedback"`
+		RequestID       string   `json:"request_id"`
+		ClientRequestID string   `json:"client_request_id"`
+		Model           string   `json:"model"`
+		Tags            []string `json:"tags"`
+		EndUser         string   `json:"end_user"`
+		Feedback        *float64 `json:"feedback"`
 	} `json:"data"`
 }
 
@@ -120,7 +121,7 @@ func testRequestLogsAndFeedback(t *testing.T, database string) {
 	}
 	l = logList{}
 	e.call("GET", "/api/logs?project="+projectID, adminKey, nil, &l)
-	if len(l.Data) != 1 || l.Data[0].RequestID != "req-log-2" {
+	if len(l.Data) != 1 || l.Data[0].ClientRequestID != "req-log-2" || l.Data[0].RequestID == "req-log-2" {
 		t.Errorf("after deletion: %+v", l.Data)
 	}
 	var log struct {

@@ -9,6 +9,7 @@ import (
 
 	"switchyard/internal/audit"
 	"switchyard/internal/dataset"
+	"switchyard/internal/metering"
 	"switchyard/internal/reqlog"
 	"switchyard/internal/tenancy"
 )
@@ -48,8 +49,8 @@ var apiOps = []apiOp{
 	{method: "post", path: "/api/orgs/{org}/users", summary: "Create a user and their key; the answer's `key` is shown only here", in: tenancy.User{}, out: userCreated{}},
 	{method: "patch", path: "/api/users/{user}", summary: "Change a user's role and projects", in: tenancy.User{}, out: tenancy.User{}},
 	{method: "delete", path: "/api/users/{user}", summary: "Delete a user and revoke their keys"},
-	{method: "get", path: "/api/prices", summary: "The price book, newest first", out: tenancy.Price{}, list: true},
-	{method: "post", path: "/api/prices", summary: "Add a price from effective_from on (platform admin)", in: tenancy.Price{}, out: tenancy.Price{}},
+	{method: "get", path: "/api/prices", summary: "The price book, newest first", out: metering.Price{}, list: true},
+	{method: "post", path: "/api/prices", summary: "Add a price from effective_from on (platform admin)", in: metering.Price{}, out: metering.Price{}},
 	{method: "post", path: "/api/orgs/{org}/topups", summary: "Add to an organisation's prepaid balance (platform admin)", in: topUpInput{}, out: tenancy.BalanceEntry{}},
 	{method: "get", path: "/api/orgs/{org}/balance", summary: "Top-ups, spending and balance"},
 	{method: "get", path: "/api/usage", summary: "Usage grouped by period and fields; format=csv for CSV", out: UsageRow{}, list: true,

@@ -49,4 +49,28 @@ func TestTwoReplicasShareLimitsAndBudgets(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("the other replica accepted the revoked key for %v", d)
 	}
+	// A price added on one replica prices the other's calls within a poll.
+	orgID, _, kp := a.tenant("rp", nil, nil, nil)
+	if st := a.call("POST", "/api/prices", adminKey, map[string]any{"model": "chat", "currency": "USD", "input_micros": 20_000_000, "output_micros": 100_000_000}, nil); st != 201 {
+		t.Fatalf("add price: %d", st)
+	}
+	start = time.Now()
+	waitFor(t, func() bool {
+		var prices struct {
+			Data []struct{ Model string } `json:"data"`
+		}
+		b.call("GET", "/api/prices", adminKey, nil, &prices)
+		return len(prices.Data) == 1
+	})
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the other replica saw the new price after %v", d)
+	}
+	if st, _, _ := b.post("/v1/chat/completions", kp.Key, body); st != 200 {
+		t.Fatalf("call: %d", st)
+	}
+	var u usageRows
+	b.call("GET", "/api/usage?org="+orgID, adminKey, nil, &u)
+	if len(u.Data) != 1 || u.Data[0].CostMicros != 740 {
+		t.Errorf("the other replica charged %+v, want the price book's 740", u.Data)
+	}
 }

@@ -32,7 +32,7 @@ func (s *Server) Handler() http.Handler {
 		w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", console.New(console.Options{Tenants: s.keys, DB: s.db, Ledger: s.ledger, Router: s.router, Audit: s.audit, Config: s.Config, Gateway: s.gw, Log: s.log}))
+	mux.Handle("/", console.New(console.Options{Tenants: s.keys, Prices: s.prices, DB: s.db, Ledger: s.ledger, Router: s.router, Audit: s.audit, Config: s.Config, Gateway: s.gw, Log: s.log}))
 	return s.withRequestID(mux)
 }
 

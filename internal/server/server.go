@@ -59,6 +59,7 @@ type Server struct {
 	metrics *obs.Metrics
 	reg     *provider.Registry
 	meter   *metering.Meter
+	prices  *metering.PriceBook
 	ledger  *ledger.Writer
 	limits  limits.Limiter
 	budgets limits.Budgets
@@ -120,7 +121,19 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.meter = &metering.Meter{Tenants: s.keys, DB: d, Ledger: s.ledger, Log: log, FailOpen: cfg.Limits.FailOpen}
+	// Usage an older version stored under no currency is the org's, unpriced.
+	if err := ledger.AdoptUnpriced(ctx, d, func(org string) string {
+		if o, err := s.keys.Org(org); err == nil {
+			return o.Currency
+		}
+		return ""
+	}); err != nil {
+		return nil, err
+	}
+	if s.prices, err = metering.NewPriceBook(ctx, d, log); err != nil {
+		return nil, err
+	}
+	s.meter = &metering.Meter{Tenants: s.keys, Prices: s.prices, DB: d, Ledger: s.ledger, Log: log, FailOpen: cfg.Limits.FailOpen}
 	switch cfg.Limits.Backend {
 	case "redis":
 		opt, err := redis.ParseURL(string(cfg.Limits.RedisURL))
@@ -165,6 +178,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	go func() {
 		defer s.bg.Done()
 		s.keys.Watch(bg, 500*time.Millisecond)
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.prices.Watch(bg, 500*time.Millisecond)
 	}()
 	s.bg.Add(1)
 	go func() {
@@ -300,7 +318,7 @@ func meterView(cfg *config.Config) (*metering.Deployments, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metering.tokenizers: %w", err)
 	}
-	v := &metering.Deployments{Limits: map[string]limits.Rule{}, Prices: map[string]tenancy.Price{}, Tokenizers: tok}
+	v := &metering.Deployments{Limits: map[string]limits.Rule{}, Prices: map[string]metering.Price{}, Tokenizers: tok}
 	for _, m := range cfg.Models {
 		for _, d := range m.Deployments {
 			if l := d.Limits; l.RPM > 0 || l.TPM > 0 || l.Concurrency > 0 {
@@ -311,7 +329,7 @@ func meterView(cfg *config.Config) (*metering.Deployments, error) {
 				if cur == "" {
 					cur = "USD"
 				}
-				v.Prices[d.ID] = tenancy.Price{Model: m.Name, Deployment: d.ID, Currency: cur,
+				v.Prices[d.ID] = metering.Price{Model: m.Name, Deployment: d.ID, Currency: cur,
 					Input: micros(p.Input), CachedInput: micros(p.CachedInput), Output: micros(p.Output)}
 			}
 		}

@@ -167,16 +167,23 @@ type UsageRow struct {
 	CompletionTokens int64  `json:"completion_tokens"`
 	CostMicros       int64  `json:"cost_micros"`
 	Currency         string `json:"currency"`
+	// UnpricedRequests counts the requests no price covered (cost 0).
+	UnpricedRequests int64 `json:"unpriced_requests"`
 }
 
 // Invoice is one organisation's bill for one month.
 type Invoice struct {
-	OrgID    string        `json:"org_id"`
-	OrgName  string        `json:"org_name"`
-	Month    string        `json:"month"`
-	Lines    []InvoiceLine `json:"lines"`
-	Totals   []Total       `json:"totals"`
-	IssuedAt time.Time     `json:"issued_at"`
+	OrgID   string        `json:"org_id"`
+	OrgName string        `json:"org_name"`
+	Month   string        `json:"month"`
+	Lines   []InvoiceLine `json:"lines"`
+	// Totals has one sum per currency charged: the organisation's, and any
+	// other a price named.
+	Totals []Total `json:"totals"`
+	// UnpricedRequests counts the month's requests no price covered: they
+	// are billed at nothing, and flagged.
+	UnpricedRequests int64     `json:"unpriced_requests"`
+	IssuedAt         time.Time `json:"issued_at"`
 }
 
 // InvoiceLine is one model's usage in the month.
@@ -189,6 +196,7 @@ type InvoiceLine struct {
 	AmountMicros     int64  `json:"amount_micros"`
 	Amount           string `json:"amount"`
 	Currency         string `json:"currency"`
+	UnpricedRequests int64  `json:"unpriced_requests"`
 }
 
 // Total is the invoice's sum in one currency.
@@ -218,11 +226,33 @@ func (s *Server) invoice(w http.ResponseWriter, r *http.Request, k *tenancy.Key)
 		return err
 	}
 	inv := Invoice{OrgID: o.ID, OrgName: o.Name, Month: month.Format("2006-01"), Lines: []InvoiceLine{}, Totals: []Total{}, IssuedAt: time.Now().UTC()}
-	totals := map[string]int64{}
+	// One total per currency charged: the org's always, another only when
+	// a price in it charged something. Usage without a currency (made
+	// before prices existed, by an older version) is the org's, unpriced.
+	totals := map[string]int64{o.Currency: 0}
+	line := map[[2]string]int{}
 	for _, x := range rows {
-		inv.Lines = append(inv.Lines, InvoiceLine{Model: x.Model, Requests: x.Requests, PromptTokens: x.PromptTokens, CachedTokens: x.CachedTokens,
-			CompletionTokens: x.CompletionTokens, AmountMicros: x.CostMicros, Amount: metering.FormatMicros(x.CostMicros), Currency: x.Currency})
-		totals[x.Currency] += x.CostMicros
+		if x.Currency == "" {
+			x.Currency, x.UnpricedRequests = o.Currency, x.Requests
+		}
+		if x.Requests > x.UnpricedRequests {
+			totals[x.Currency] += x.CostMicros
+		}
+		inv.UnpricedRequests += x.UnpricedRequests
+		i, ok := line[[2]string{x.Model, x.Currency}]
+		if !ok {
+			i = len(inv.Lines)
+			line[[2]string{x.Model, x.Currency}] = i
+			inv.Lines = append(inv.Lines, InvoiceLine{Model: x.Model, Currency: x.Currency})
+		}
+		l := &inv.Lines[i]
+		l.Requests += x.Requests
+		l.PromptTokens += x.PromptTokens
+		l.CachedTokens += x.CachedTokens
+		l.CompletionTokens += x.CompletionTokens
+		l.AmountMicros += x.CostMicros
+		l.Amount = metering.FormatMicros(l.AmountMicros)
+		l.UnpricedRequests += x.UnpricedRequests
 	}
 	for _, c := range slices.Sorted(maps.Keys(totals)) {
 		inv.Totals = append(inv.Totals, Total{Currency: c, AmountMicros: totals[c], Amount: metering.FormatMicros(totals[c])})
@@ -250,8 +280,9 @@ th:first-child,td:first-child{text-align:left}tfoot td{font-weight:bold;border-t
 <h1>Invoice</h1>
 <p><strong>{{.OrgName}}</strong> ({{.OrgID}})<br>Period: {{.Month}}<br>Issued: {{.IssuedAt.Format "2006-01-02"}}</p>
 <table><thead><tr><th>Model</th><th>Requests</th><th>Input tokens</th><th>Cached</th><th>Output tokens</th><th>Amount</th></tr></thead>
-<tbody>{{range .Lines}}<tr><td>{{.Model}}</td><td>{{.Requests}}</td><td>{{.PromptTokens}}</td><td>{{.CachedTokens}}</td><td>{{.CompletionTokens}}</td><td>{{.Amount}} {{.Currency}}</td></tr>
+<tbody>{{range .Lines}}<tr><td>{{.Model}}{{if .UnpricedRequests}} ({{.UnpricedRequests}} unpriced){{end}}</td><td>{{.Requests}}</td><td>{{.PromptTokens}}</td><td>{{.CachedTokens}}</td><td>{{.CompletionTokens}}</td><td>{{.Amount}} {{.Currency}}</td></tr>
 {{else}}<tr><td colspan="6">No usage this month.</td></tr>{{end}}</tbody>
 <tfoot>{{range .Totals}}<tr><td colspan="5">Total</td><td>{{.Amount}} {{.Currency}}</td></tr>{{end}}</tfoot></table>
+{{if .UnpricedRequests}}<p class="unpriced">{{.UnpricedRequests}} requests unpriced: no price covered them when they were made, so they are billed at 0.</p>{{end}}
 </body></html>
 `))

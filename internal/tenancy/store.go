@@ -72,17 +72,6 @@ CREATE TABLE balance_entries (
   created_at TEXT NOT NULL
 );
 CREATE INDEX balance_entries_org ON balance_entries (org_id);
-CREATE TABLE prices (
-  id TEXT PRIMARY KEY,
-  model TEXT NOT NULL,
-  deployment TEXT NOT NULL DEFAULT '',
-  currency TEXT NOT NULL,
-  input BIGINT NOT NULL,
-  cached_input BIGINT NOT NULL,
-  output BIGINT NOT NULL,
-  effective_from TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
 CREATE TABLE tenancy_version (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);
 INSERT INTO tenancy_version (id, v) VALUES (1, 0)`}, db.Migration{Name: "0003_tenancy_project_policy", SQL: `
 ALTER TABLE projects ADD COLUMN policy TEXT NOT NULL DEFAULT '';
@@ -145,7 +134,6 @@ type snapshot struct {
 	orgs     map[string]*Org
 	projects map[string]*Project
 	users    map[string]*User
-	prices   []Price // newest effective_from first
 	topUps   map[string]int64
 }
 
@@ -283,18 +271,6 @@ func (s *Store) Reload(ctx context.Context) error {
 			k.Org, k.Project, k.User = sn.orgs[k.OrgID], sn.projects[k.ProjectID], sn.users[k.UserID]
 			sn.keys[k.ID] = k
 			sn.byHash[hash] = k
-			return nil
-		})
-	}
-	if err == nil {
-		err = scanAll(ctx, tx, `SELECT id, model, deployment, currency, input, cached_input, output, effective_from, created_at FROM prices ORDER BY effective_from DESC, created_at DESC`, func(r *sql.Rows) error {
-			var p Price
-			var from, created sql.NullString
-			if err := r.Scan(&p.ID, &p.Model, &p.Deployment, &p.Currency, &p.Input, &p.CachedInput, &p.Output, &from, &created); err != nil {
-				return err
-			}
-			p.EffectiveFrom, p.CreatedAt = parseTime(from), parseTime(created)
-			sn.prices = append(sn.prices, p)
 			return nil
 		})
 	}

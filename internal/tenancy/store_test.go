@@ -106,34 +106,12 @@ func TestStoreOnBothDatabases(t *testing.T) {
 		if ak, err := s.Authenticate(usecret, time.Now()); err != nil || ak.ID != uk.ID || ak.User.ID != u.ID || !ak.CanManageProject(p) || ak.CanManageOrg(o.ID) {
 			t.Errorf("user key = %+v, %v", ak, err)
 		}
-		// Top-ups and prices.
+		// Top-ups.
 		if _, err := s.TopUp(ctx, o.ID, 3_000_000, "wire"); err != nil {
 			t.Fatal(err)
 		}
 		if got := s.TopUps(o.ID); got != 3_000_000 {
 			t.Errorf("TopUps = %d", got)
-		}
-		now := time.Now()
-		if _, err := s.AddPrice(ctx, Price{Model: "m", Currency: "USD", Input: 1_000_000, Output: 2_000_000}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AddPrice(ctx, Price{Model: "m", Currency: "USD", Input: 5_000_000, Output: 5_000_000, EffectiveFrom: now.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AddPrice(ctx, Price{Model: "m", Deployment: "d1", Currency: "USD", Input: 7, Output: 7}); err != nil {
-			t.Fatal(err)
-		}
-		if p, _ := s.PriceAt("m", "d2", now.Add(time.Minute)); p.Input != 1_000_000 {
-			t.Errorf("price now = %+v", p)
-		}
-		if p, _ := s.PriceAt("m", "d2", now.Add(2*time.Hour)); p.Input != 5_000_000 {
-			t.Errorf("price later = %+v", p)
-		}
-		if p, _ := s.PriceAt("m", "d1", now.Add(time.Minute)); p.Input != 7 {
-			t.Errorf("deployment price = %+v", p)
-		}
-		if _, ok := s.PriceAt("m", "", now.Add(-time.Hour)); ok {
-			t.Error("a price applies before it was effective")
 		}
 		// Deleting the org revokes everything in it.
 		if err := s.DeleteOrg(ctx, o.ID); err != nil {
@@ -146,32 +124,6 @@ func TestStoreOnBothDatabases(t *testing.T) {
 			t.Error("deleted org left projects or users")
 		}
 	})
-}
-
-func TestCost(t *testing.T) {
-	p := Price{Input: 2_500_000, CachedInput: 1_250_000, Output: 10_000_000} // $2.50, $1.25, $10 per 1M
-	cases := []struct {
-		tok  Tokens
-		want int64
-	}{
-		{Tokens{}, 0},
-		{Tokens{Prompt: 1_000_000}, 2_500_000},
-		{Tokens{Prompt: 1000, Completion: 500}, 2500 + 5000},
-		{Tokens{Prompt: 1000, Cached: 400, Completion: 0}, 1500 + 500},
-		{Tokens{Prompt: 1, Completion: 0}, 3}, // 2.5 rounds half up
-		{Tokens{Prompt: 10, Cached: 50}, 13},  // cached above prompt is capped
-	}
-	for _, c := range cases {
-		if got := p.Cost(c.tok); got != c.want {
-			t.Errorf("Cost(%+v) = %d, want %d", c.tok, got, c.want)
-		}
-	}
-	if got := WithMarkup(1000, 1500); got != 1150 {
-		t.Errorf("markup 15%%: %d", got)
-	}
-	if got := WithMarkup(1000, -500); got != 950 {
-		t.Errorf("discount 5%%: %d", got)
-	}
 }
 
 func TestAuthorisation(t *testing.T) {

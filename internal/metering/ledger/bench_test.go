@@ -31,7 +31,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := range b.N {
-				r.RequestID = ids[i]
+				r.ID = ids[i]
 				if err := w.Add(&r); err != nil {
 					b.Fatal(err)
 				}
@@ -61,7 +61,7 @@ func BenchmarkAdd(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		r := rec("", t0, "org-1", "proj-1", "key-1", "gpt-4o-mini", "openai-east", 1234, "USD")
 		for pb.Next() {
-			r.RequestID = "add-" + strconv.FormatInt(next.Add(1), 10)
+			r.ID = "add-" + strconv.FormatInt(next.Add(1), 10)
 			if err := w.Add(&r); err != nil {
 				b.Fatal(err)
 			}

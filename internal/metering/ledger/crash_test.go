@@ -111,11 +111,11 @@ func crashChild(spec string) {
 		os.Exit(2)
 	}
 	for i := 0; ; i++ {
-		r := Record{RequestID: fmt.Sprintf("crash-%07d", i), Time: t0, Model: "m", CostMicros: 1, Currency: "USD"}
+		r := Record{ID: fmt.Sprintf("crash-%07d", i), Time: t0, Model: "m", CostMicros: 1, Currency: "USD"}
 		if err := w.Add(&r); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		fmt.Fprintf(os.Stdout, "added %s\n", r.RequestID)
+		fmt.Fprintf(os.Stdout, "added %s\n", r.ID)
 	}
 }

@@ -26,13 +26,14 @@ type HourlyRow struct {
 	Period                         string // "2026-11-29T13", or "2026-11-29" by day
 	Model, ProjectID, Currency     string
 	Requests, Errors               int64
+	Unpriced                       int64 // requests no price applied to
 	PromptTokens, CompletionTokens int64
 	CostMicros                     int64
 	Latency                        [LatencyBuckets]int64
 }
 
 // hourlySQL is the statement Hourly runs, without its conditions.
-var hourlySQL = "SELECT hour, model, project_id, currency, requests, errors, prompt_tokens, completion_tokens, cost_micros, " +
+var hourlySQL = "SELECT hour, model, project_id, currency, requests, errors, unpriced_requests, prompt_tokens, completion_tokens, cost_micros, " +
 	strings.Join(latColumns(), ", ") + " FROM usage_hourly WHERE hour >= ? AND hour < ?"
 
 // Hourly reads, in one pass over the hourly rollup, everything a usage
@@ -61,7 +62,7 @@ func Hourly(ctx context.Context, d *db.DB, f HourlyFilter) ([]HourlyRow, error) 
 	idx := map[groupKey]int{}
 	var out []HourlyRow
 	var a HourlyRow
-	dest := []any{&a.Period, &a.Model, &a.ProjectID, &a.Currency, &a.Requests, &a.Errors, &a.PromptTokens, &a.CompletionTokens, &a.CostMicros}
+	dest := []any{&a.Period, &a.Model, &a.ProjectID, &a.Currency, &a.Requests, &a.Errors, &a.Unpriced, &a.PromptTokens, &a.CompletionTokens, &a.CostMicros}
 	for i := range a.Latency {
 		dest = append(dest, &a.Latency[i])
 	}
@@ -81,6 +82,7 @@ func Hourly(ctx context.Context, d *db.DB, f HourlyFilter) ([]HourlyRow, error) 
 		}
 		g := &out[j]
 		g.Requests += a.Requests
+		g.Unpriced += a.Unpriced
 		g.Errors += a.Errors
 		g.PromptTokens += a.PromptTokens
 		g.CompletionTokens += a.CompletionTokens

@@ -38,6 +38,9 @@ func hourlyFromRecords(recs []Record, f HourlyFilter) []HourlyRow {
 		if r.Status >= 400 {
 			s.Errors++
 		}
+		if r.Unpriced {
+			s.Unpriced++
+		}
 		s.PromptTokens += r.PromptTokens
 		s.CompletionTokens += r.CompletionTokens
 		s.CostMicros += r.CostMicros

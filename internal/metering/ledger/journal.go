@@ -22,12 +22,14 @@ import (
 // varints, Time as varint Unix seconds and uvarint nanoseconds, Stream as
 // one byte. Version 2 adds, after Stream, a byte saying whether a Log
 // follows: then EndUser, the tag count and tags, Metadata, Request and
-// Response, each as uvarint length + bytes.
+// Response, each as uvarint length + bytes. Version 3 adds, at the end,
+// ClientRequestID (a string) and Unpriced (one byte); in older records the
+// client's id is the ID.
 
 const (
 	frameHeader   = 8
 	maxPayload    = 4 << 20 // a record is a few hundred bytes, with a kept log at most ~2 MiB; anything larger is damage
-	recordVersion = 2
+	recordVersion = 3
 	segPrefix     = "journal-"
 	segSuffix     = ".seg"
 )
@@ -42,7 +44,7 @@ func appendFrame(b []byte, r *Record) []byte {
 	start := len(b)
 	b = append(b, make([]byte, frameHeader)...)
 	b = append(b, recordVersion)
-	b = appendString(b, r.RequestID)
+	b = appendString(b, r.ID)
 	b = binary.AppendVarint(b, r.Time.Unix())
 	b = binary.AppendUvarint(b, uint64(r.Time.Nanosecond()))
 	for _, s := range [...]string{r.OrgID, r.ProjectID, r.KeyID, r.Model, r.Deployment} {
@@ -70,6 +72,12 @@ func appendFrame(b []byte, r *Record) []byte {
 			b = binary.AppendUvarint(b, uint64(len(p)))
 			b = append(b, p...)
 		}
+	} else {
+		b = append(b, 0)
+	}
+	b = appendString(b, r.ClientRequestID)
+	if r.Unpriced {
+		b = append(b, 1)
 	} else {
 		b = append(b, 0)
 	}
@@ -118,10 +126,10 @@ func decodeRecord(p []byte) (Record, error) {
 	d := decoder{b: p}
 	var r Record
 	v := d.byte()
-	if v != 1 && v != recordVersion {
+	if v < 1 || v > recordVersion {
 		return r, fmt.Errorf("record version %d", v)
 	}
-	r.RequestID = d.string()
+	r.ID = d.string()
 	sec := d.varint()
 	nsec, n := binary.Uvarint(d.b)
 	if n <= 0 || nsec >= 1e9 {
@@ -165,6 +173,17 @@ func decodeRecord(p []byte) (Record, error) {
 			}
 			l.Metadata, l.Request, l.Response = d.bytes(), d.bytes(), d.bytes()
 			r.Log = l
+		default:
+			d.fail()
+		}
+	}
+	r.ClientRequestID = r.ID
+	if v >= 3 {
+		r.ClientRequestID = d.string()
+		switch d.byte() {
+		case 0:
+		case 1:
+			r.Unpriced = true
 		default:
 			d.fail()
 		}

@@ -4,8 +4,10 @@
 // background writer inserts queued records into the usage_records table in
 // batches, one transaction each, and deletes journal segments once all
 // their records are committed. Open replays whatever journal a previous
-// process left. Inserts ignore a request id already stored, so replays and
-// retries count each request once. Query and Spent aggregate the table.
+// process left. A record's identity is the id Switchyard generated for the
+// call (never the client's x-request-id, which need not be unique):
+// inserts ignore an id already stored, so replays and retries count each
+// call once. Query and Spent aggregate the table.
 //
 // One Writer owns a journal directory; two processes must not share one.
 package ledger
@@ -65,12 +67,25 @@ CREATE TABLE request_logs (
   response TEXT NOT NULL
 );
 CREATE INDEX request_logs_project_ts ON request_logs (project_id, ts);
-CREATE INDEX request_logs_end_user ON request_logs (project_id, end_user)`})
+CREATE INDEX request_logs_end_user ON request_logs (project_id, end_user)`}, db.Migration{Name: "0104_ledger_call_identity", SQL: `
+ALTER TABLE usage_records ADD COLUMN client_request_id TEXT NOT NULL DEFAULT '';
+UPDATE usage_records SET client_request_id = request_id;
+CREATE INDEX usage_records_client_request ON usage_records (client_request_id);
+ALTER TABLE request_logs ADD COLUMN client_request_id TEXT NOT NULL DEFAULT '';
+UPDATE request_logs SET client_request_id = request_id;
+CREATE INDEX request_logs_client_request ON request_logs (client_request_id)`})
 }
 
-// Record is the usage of one request.
+// Record is the usage of one call.
 type Record struct {
-	RequestID                  string    // unique: a replay of the same id is counted once
+	// ID is the id Switchyard generated for the call, the record's
+	// identity: a replay of the same id is counted once. (Column
+	// request_id; for records written before the split it is the
+	// client's id, which then served as both.)
+	ID string
+	// ClientRequestID is the client's x-request-id (else ID): shown and
+	// searchable, not unique.
+	ClientRequestID            string
 	Time                       time.Time // UTC; zero means the time of Add
 	OrgID, ProjectID, KeyID    string
 	Model, Deployment          string
@@ -78,9 +93,12 @@ type Record struct {
 	CompletionTokens           int64
 	CostMicros                 int64  // integer micro-units of Currency
 	Currency                   string // "USD", "CNY"
-	LatencyMs                  int64
-	Status                     int
-	Stream                     bool
+	// Unpriced marks a call no price covered: CostMicros is 0 and
+	// Currency is the organisation's, never a currency of its own.
+	Unpriced  bool
+	LatencyMs int64
+	Status    int
+	Stream    bool
 	// Log, when set, keeps the request's bodies (projects that opt in).
 	Log *Log
 }
@@ -223,13 +241,16 @@ func (w *Writer) replay(ctx context.Context) (uint64, error) {
 
 // Add appends r to the journal and queues it for the database. The record
 // is in the journal file (one write(2), no fsync) before Add returns. It is
-// safe for concurrent use; it fails only when r has no RequestID or the
-// journal cannot be written.
+// safe for concurrent use; it fails only when r has no ID or the journal
+// cannot be written.
 func (w *Writer) Add(r *Record) error {
-	if r.RequestID == "" {
-		return errors.New("adding usage record: empty request id")
+	if r.ID == "" {
+		return errors.New("adding usage record: empty id")
 	}
 	rec := *r
+	if rec.ClientRequestID == "" {
+		rec.ClientRequestID = rec.ID
+	}
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
@@ -433,13 +454,13 @@ func (w *Writer) drain() error {
 }
 
 // columns of usage_records, in insert order.
-var columns = []string{"request_id", "ts", "hour", "org_id", "project_id", "key_id", "model", "deployment",
-	"prompt_tokens", "cached_tokens", "completion_tokens", "cost_micros", "currency", "latency_ms", "status", "stream"}
+var columns = []string{"request_id", "client_request_id", "ts", "hour", "org_id", "project_id", "key_id", "model", "deployment",
+	"prompt_tokens", "cached_tokens", "completion_tokens", "cost_micros", "currency", "unpriced", "latency_ms", "status", "stream"}
 
 // stmtRows are the row counts of the prepared multi-row statements a batch
 // is cut into, largest first: parsing a statement cost a third of the
 // insert time before they were prepared once and reused. 256 rows keep a
-// statement's parameters (16 per row) well under SQLite's 32766 and
+// statement's parameters (18 per row) well under SQLite's 32766 and
 // PostgreSQL's 65535.
 var stmtRows = []int{256, 16, 1}
 
@@ -523,14 +544,17 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		args := in.args[:0]
 		for i := range recs[:n] {
 			r := &recs[i]
-			stream := 0
+			stream, unpriced := 0, 0
 			if r.Stream {
 				stream = 1
 			}
+			if r.Unpriced {
+				unpriced = 1
+			}
 			t := r.Time.UTC()
-			args = append(args, r.RequestID, t.UnixMilli(), t.Format(hourLayout), r.OrgID, r.ProjectID, r.KeyID,
+			args = append(args, r.ID, r.ClientRequestID, t.UnixMilli(), t.Format(hourLayout), r.OrgID, r.ProjectID, r.KeyID,
 				r.Model, r.Deployment, r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.CostMicros,
-				r.Currency, r.LatencyMs, r.Status, stream)
+				r.Currency, unpriced, r.LatencyMs, r.Status, stream)
 		}
 		every, err := in.insertChunk(ctx, tx, n, args, inserted)
 		clear(args)
@@ -538,11 +562,11 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 		if err != nil {
 			return fmt.Errorf("inserting usage: %w", err)
 		}
-		// A request id appears once among the returned ones; should a batch
-		// carry it twice, the first record is the one stored.
+		// An id appears once among the returned ones; should a batch carry
+		// it twice, the first record is the one stored.
 		for i := range recs[:n] {
-			if every || inserted[recs[i].RequestID] {
-				delete(inserted, recs[i].RequestID)
+			if every || inserted[recs[i].ID] {
+				delete(inserted, recs[i].ID)
 				ru.add(&recs[i])
 			}
 		}
@@ -564,7 +588,7 @@ func (in *inserter) insert(ctx context.Context, recs []Record) error {
 
 // insertChunk inserts one statement's rows. The common case — every row
 // new — is a plain insert whose affected-row count says so (all is true).
-// When some were already stored (a replay, a retry, a repeated id), it
+// When some were already stored (a replay, a retry), it
 // rolls back to a savepoint and inserts again with RETURNING, adding the
 // ids actually stored to ids.
 func (in *inserter) insertChunk(ctx context.Context, tx *sql.Tx, n int, args []any, ids map[string]bool) (all bool, err error) {
@@ -628,9 +652,9 @@ func (in *inserter) insertLog(ctx context.Context, tx *sql.Tx, r *Record) error 
 	if len(l.Tags) > 0 {
 		tags = "," + strings.Join(l.Tags, ",") + ","
 	}
-	_, err := tx.ExecContext(ctx, in.db.Rebind(`INSERT INTO request_logs (request_id, ts, org_id, project_id, key_id, model, status, end_user, tags, metadata, search, request, response)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`),
-		r.RequestID, r.Time.UnixMilli(), r.OrgID, r.ProjectID, r.KeyID, r.Model, r.Status, l.EndUser, tags, meta,
+	_, err := tx.ExecContext(ctx, in.db.Rebind(`INSERT INTO request_logs (request_id, client_request_id, ts, org_id, project_id, key_id, model, status, end_user, tags, metadata, search, request, response)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`),
+		r.ID, r.ClientRequestID, r.Time.UnixMilli(), r.OrgID, r.ProjectID, r.KeyID, r.Model, r.Status, l.EndUser, tags, meta,
 		searchText(l.Request, l.Response), Compress(l.Request), Compress(l.Response))
 	return err
 }

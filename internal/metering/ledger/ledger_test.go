@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 11, 29, 13, 4, 5, 123_000_000, time.UTC)
 
 func rec(id string, at time.Time, org, project, key, model, dep string, cost int64, cur string) Record {
 	return Record{
-		RequestID: id, Time: at, OrgID: org, ProjectID: project, KeyID: key, Model: model, Deployment: dep,
+		ID: id, ClientRequestID: "client-" + id, Time: at, OrgID: org, ProjectID: project, KeyID: key, Model: model, Deployment: dep,
 		PromptTokens: 100, CachedTokens: 10, CompletionTokens: 50, CostMicros: cost, Currency: cur,
 		LatencyMs: 321, Status: 200, Stream: true,
 	}
@@ -51,7 +51,7 @@ func addAll(t *testing.T, w *Writer, recs ...Record) {
 // stored reads every row back as Records, ordered by request id.
 func stored(t *testing.T, d *db.DB) []Record {
 	t.Helper()
-	rows, err := d.Query(`SELECT request_id, ts, hour, org_id, project_id, key_id, model, deployment, prompt_tokens, cached_tokens,
+	rows, err := d.Query(`SELECT request_id, client_request_id, unpriced, ts, hour, org_id, project_id, key_id, model, deployment, prompt_tokens, cached_tokens,
 		completion_tokens, cost_micros, currency, latency_ms, status, stream FROM usage_records ORDER BY request_id`)
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +62,15 @@ func stored(t *testing.T, d *db.DB) []Record {
 		var r Record
 		var ts int64
 		var hour string
-		var stream int
-		if err := rows.Scan(&r.RequestID, &ts, &hour, &r.OrgID, &r.ProjectID, &r.KeyID, &r.Model, &r.Deployment,
+		var stream, unpriced int
+		if err := rows.Scan(&r.ID, &r.ClientRequestID, &unpriced, &ts, &hour, &r.OrgID, &r.ProjectID, &r.KeyID, &r.Model, &r.Deployment,
 			&r.PromptTokens, &r.CachedTokens, &r.CompletionTokens, &r.CostMicros, &r.Currency, &r.LatencyMs, &r.Status, &stream); err != nil {
 			t.Fatal(err)
 		}
 		r.Time = time.UnixMilli(ts).UTC()
-		r.Stream = stream == 1
+		r.Stream, r.Unpriced = stream == 1, unpriced == 1
 		if want := r.Time.Format(hourLayout); hour != want {
-			t.Errorf("%s: hour = %q, want %q", r.RequestID, hour, want)
+			t.Errorf("%s: hour = %q, want %q", r.ID, hour, want)
 		}
 		out = append(out, r)
 	}
@@ -96,11 +96,12 @@ func TestRoundTrip(t *testing.T) {
 		in := []Record{
 			rec("r1", t0, "o1", "p1", "k1", "gpt-x", "dep-a", 1234, "USD"),
 			rec("r2", t0.Add(time.Hour), "o1", "p2", "k2", "qwen", "dep-b", 99, "CNY"),
-			{RequestID: "r3", Time: t0.In(time.FixedZone("CST", 8*3600)), Model: "m", Status: 500, CostMicros: -5},
+			{ID: "r3", Time: t0.In(time.FixedZone("CST", 8*3600)), Model: "m", Status: 500, CostMicros: -5, Unpriced: true},
 		}
 		in[1].Stream = false
 		addAll(t, w, in...)
 		in[2].Time = in[2].Time.UTC()
+		in[2].ClientRequestID = "r3" // defaults to the id
 		for i := range in {
 			in[i].Time = in[i].Time.Truncate(time.Millisecond) // the table keeps milliseconds
 		}
@@ -280,8 +281,8 @@ func TestTornJournal(t *testing.T) {
 	writeSegment(t, dir, 4, recs[4:], 9) // killed while writing r09
 	w := openWriter(t, d, dir)
 	got := stored(t, d)
-	if len(got) != 9 || got[8].RequestID != "r08" {
-		t.Fatalf("replayed %d records (last %v), want r00…r08", len(got), got[len(got)-1].RequestID)
+	if len(got) != 9 || got[8].ID != "r08" {
+		t.Fatalf("replayed %d records (last %v), want r00…r08", len(got), got[len(got)-1].ID)
 	}
 	segs, err := listSegments(dir)
 	if err != nil {
@@ -336,11 +337,34 @@ func TestDatabaseDown(t *testing.T) {
 	}
 }
 
+// TestClientIDsNeedNotBeUnique: calls that share a client's request id
+// are separate records; the generated id alone is the identity.
+func TestClientIDsNeedNotBeUnique(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		w := openWriter(t, d, t.TempDir())
+		var in []Record
+		for i := range 5 {
+			r := rec(fmt.Sprintf("call-%d", i), t0, "o", "p", "k", "m", "d", 7, "USD")
+			r.ClientRequestID = "freebie-1"
+			in = append(in, r)
+		}
+		addAll(t, w, in...)
+		addAll(t, w, in[0]) // a retry of one is still counted once
+		if n := count(t, d); n != 5 {
+			t.Errorf("%d rows, want 5", n)
+		}
+		rows, err := Query(context.Background(), d, Filter{}, Group{})
+		if err != nil || len(rows) != 1 || rows[0].Requests != 5 || rows[0].CostMicros != 35 {
+			t.Errorf("Query = %+v, %v; want 5 requests costing 35", rows, err)
+		}
+	})
+}
+
 func TestJournalFrames(t *testing.T) {
 	in := []Record{
 		rec("a", t0, "o", "p", "k", "m", "d", 1, "USD"),
-		{RequestID: "b", Time: time.Unix(0, 0).UTC(), Status: -1, CostMicros: -1 << 62},
-		{RequestID: "c", Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(1 << 62)},
+		{ID: "b", Time: time.Unix(0, 0).UTC(), Status: -1, CostMicros: -1 << 62},
+		{ID: "c", Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(1 << 62)},
 	}
 	var b []byte
 	for i := range in {
@@ -374,7 +398,7 @@ func FuzzJournal(f *testing.F) {
 	r := rec("seed", t0, "o", "p", "k", "m", "d", 1, "USD")
 	b = appendFrame(b, &r)
 	f.Add(b)
-	f.Add(appendFrame(b, &Record{RequestID: "x"}))
+	f.Add(appendFrame(b, &Record{ID: "x"}))
 	f.Add(b[:len(b)-1])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -34,6 +34,8 @@ type Row struct {
 	CompletionTokens                           int64
 	CostMicros                                 int64
 	Currency                                   string
+	// UnpricedRequests counts the requests no price covered (cost 0).
+	UnpricedRequests int64
 }
 
 var periodExpr = map[string]string{
@@ -46,29 +48,15 @@ var byColumn = map[string]string{
 	"model": "model", "project": "project_id", "key": "key_id", "deployment": "deployment", "org": "org_id",
 }
 
-func (f *Filter) where() (string, []any) {
-	var conds []string
-	var args []any
-	for _, c := range []struct{ col, v string }{
-		{"org_id", f.OrgID}, {"project_id", f.ProjectID}, {"key_id", f.KeyID}, {"model", f.Model}, {"currency", f.Currency},
-	} {
-		if c.v != "" {
-			conds = append(conds, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	if !f.From.IsZero() {
-		conds = append(conds, "ts >= ?")
-		args = append(args, f.From.UnixMilli())
-	}
-	if !f.To.IsZero() {
-		conds = append(conds, "ts < ?")
-		args = append(args, f.To.UnixMilli())
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+// where is the filter as a clause over usage_records.
+func (f *Filter) where() *db.Where {
+	w := f.eqs()
+	return w.Range("ts", db.Millis(f.From), db.Millis(f.To))
+}
+
+func (f *Filter) eqs() *db.Where {
+	w := &db.Where{}
+	return w.Eq("org_id", f.OrgID).Eq("project_id", f.ProjectID).Eq("key_id", f.KeyID).Eq("model", f.Model).Eq("currency", f.Currency)
 }
 
 // hourly reports whether f's time range is whole UTC hours, so that the
@@ -80,26 +68,14 @@ func (f *Filter) hourly() bool {
 
 // hourWhere is where() for usage_hourly, comparing hour strings (which
 // sort as times); f must be hourly.
-func (f *Filter) hourWhere() (string, []any) {
-	g := *f
-	g.From, g.To = time.Time{}, time.Time{}
-	where, args := g.where()
-	var conds []string
-	if !f.From.IsZero() {
-		conds = append(conds, "hour >= ?")
-		args = append(args, f.From.UTC().Format(hourLayout))
+func (f *Filter) hourWhere() *db.Where {
+	hour := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC().Format(hourLayout)
 	}
-	if !f.To.IsZero() {
-		conds = append(conds, "hour < ?")
-		args = append(args, f.To.UTC().Format(hourLayout))
-	}
-	if len(conds) == 0 {
-		return where, args
-	}
-	if where == "" {
-		return " WHERE " + strings.Join(conds, " AND "), args
-	}
-	return where + " AND " + strings.Join(conds, " AND "), args
+	return f.eqs().Range("hour", hour(f.From), hour(f.To))
 }
 
 // Query aggregates the records f selects, grouped by g and by currency.
@@ -133,17 +109,17 @@ func query(ctx context.Context, d *db.DB, f Filter, g Group, rollup bool) ([]Row
 		}
 	}
 	keys = append(keys, "currency")
-	where, args := f.where()
-	count, table := "COUNT(*)", "usage_records"
+	where := f.where()
+	count, unpriced, table := "COUNT(*)", "SUM(unpriced)", "usage_records"
 	if rollup {
-		where, args = f.hourWhere()
-		count, table = "CAST(SUM(requests) AS BIGINT)", "usage_hourly"
+		where = f.hourWhere()
+		count, unpriced, table = "CAST(SUM(requests) AS BIGINT)", "SUM(unpriced_requests)", "usage_hourly"
 	}
 	q := "SELECT " + strings.Join(keys, ", ") +
 		", " + count + ", CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(cached_tokens) AS BIGINT)" +
-		", CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)" +
-		" FROM " + table + where + " GROUP BY " + strings.Join(keys, ", ")
-	rows, err := d.QueryContext(ctx, d.Rebind(q), args...)
+		", CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT), CAST(" + unpriced + " AS BIGINT)" +
+		" FROM " + table + where.SQL() + " GROUP BY " + strings.Join(keys, ", ")
+	rows, err := d.QueryContext(ctx, d.Rebind(q), where.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("querying usage: %w", err)
 	}
@@ -158,7 +134,7 @@ func query(ctx context.Context, d *db.DB, f Filter, g Group, rollup bool) ([]Row
 		for _, b := range by {
 			dest = append(dest, r.field(b))
 		}
-		dest = append(dest, &r.Currency, &r.Requests, &r.PromptTokens, &r.CachedTokens, &r.CompletionTokens, &r.CostMicros)
+		dest = append(dest, &r.Currency, &r.Requests, &r.PromptTokens, &r.CachedTokens, &r.CompletionTokens, &r.CostMicros, &r.UnpricedRequests)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("querying usage: %w", err)
 		}
@@ -199,10 +175,10 @@ func (r *Row) field(by string) *string {
 // Spent returns the sum of CostMicros over the records f selects. Amounts
 // in different currencies are added together; set f.Currency to keep one.
 func Spent(ctx context.Context, d *db.DB, f Filter) (int64, error) {
-	where, args := f.where()
+	where := f.where()
 	var n int64
-	q := "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_records" + where
-	if err := d.QueryRowContext(ctx, d.Rebind(q), args...).Scan(&n); err != nil {
+	q := "SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM usage_records" + where.SQL()
+	if err := d.QueryRowContext(ctx, d.Rebind(q), where.Args()...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("summing usage cost: %w", err)
 	}
 	return n, nil

@@ -19,6 +19,7 @@ type hourlyRow struct {
 	Hour, Org, Project, Key, Model, Deployment, Currency string
 	Class                                                int
 	Requests, Errors, Prompt, Cached, Completion, Cost   int64
+	Unpriced                                             int64
 	Lat                                                  [LatencyBuckets]int64
 }
 
@@ -35,7 +36,7 @@ func readHourly(t *testing.T, d *db.DB) []hourlyRow {
 	for rows.Next() {
 		var h hourlyRow
 		dest := []any{&h.Hour, &h.Org, &h.Project, &h.Key, &h.Model, &h.Deployment, &h.Currency, &h.Class,
-			&h.Requests, &h.Errors, &h.Prompt, &h.Cached, &h.Completion, &h.Cost}
+			&h.Requests, &h.Errors, &h.Prompt, &h.Cached, &h.Completion, &h.Cost, &h.Unpriced}
 		for i := range h.Lat {
 			dest = append(dest, &h.Lat[i])
 		}
@@ -62,7 +63,7 @@ func fromRaw(t *testing.T, d *db.DB) []hourlyRow {
 		s := ru.sums[k]
 		out = append(out, hourlyRow{Hour: k.hour, Org: k.org, Project: k.project, Key: k.key, Model: k.model, Deployment: k.deployment,
 			Currency: k.currency, Class: k.class, Requests: s.requests, Errors: s.errors, Prompt: s.prompt, Cached: s.cached,
-			Completion: s.completion, Cost: s.cost, Lat: s.lat})
+			Completion: s.completion, Cost: s.cost, Unpriced: s.unpriced, Lat: s.lat})
 	}
 	return out
 }
@@ -96,6 +97,9 @@ func randomRecords(seed uint64, n int, prefix string) []Record {
 		r.Status = statuses[rng.IntN(len(statuses))]
 		r.LatencyMs = lat[rng.IntN(len(lat))]
 		r.PromptTokens, r.CompletionTokens = int64(rng.IntN(900)), int64(rng.IntN(300))
+		if rng.IntN(5) == 0 {
+			r.Unpriced, r.CostMicros = true, 0
+		}
 		out[i] = r
 	}
 	return out
@@ -139,7 +143,11 @@ func TestRollup(t *testing.T) {
 		if diff := cmp.Diff(before, readHourly(t, d)); diff != "" {
 			t.Errorf("journal replay changed the rollup:\n%s", diff)
 		}
-		// The migration's backfill computes the same table.
+		// The migration's backfill computes the same table (bar the
+		// unpriced counts, which came later).
+		for i := range before {
+			before[i].Unpriced = 0
+		}
 		if _, err := d.ExecContext(ctx, `DELETE FROM usage_hourly`); err != nil {
 			t.Fatal(err)
 		}
@@ -208,6 +216,41 @@ func TestQueryRollupMatchesRecords(t *testing.T) {
 					t.Errorf("rollup answer differs (-records +rollup):\n%s", diff)
 				}
 			})
+		}
+	})
+}
+
+// TestAdoptUnpriced: usage stored under no currency (before prices
+// existed, by an older version) becomes the organisation's, unpriced; the
+// rollup still matches the records, and running it twice changes nothing.
+func TestAdoptUnpriced(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		w := openWriter(t, d, t.TempDir())
+		old := []Record{rec("o1", t0, "org-a", "p", "k", "m", "d", 0, ""), rec("o2", t0, "org-a", "p", "k", "m", "d", 0, ""),
+			rec("o3", t0, "org-none", "p", "k", "m", "d", 0, "")}
+		addAll(t, w, append(old, rec("n1", t0, "org-a", "p", "k", "m", "d", 40, "USD"))...)
+		currency := func(org string) string { return map[string]string{"org-a": "USD"}[org] }
+		for range 2 {
+			if err := AdoptUnpriced(ctx, d, currency); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := Query(ctx, d, Filter{}, Group{By: []string{"org"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Row{
+			{OrgID: "org-a", Currency: "USD", Requests: 3, PromptTokens: 300, CachedTokens: 30, CompletionTokens: 150, CostMicros: 40, UnpricedRequests: 2},
+			{OrgID: "org-none", Requests: 1, PromptTokens: 100, CachedTokens: 10, CompletionTokens: 50},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("usage after adoption (-want +got):\n%s", diff)
+		}
+		// org-none's row is not marked unpriced by the fix-up (it was
+		// stored so before migration 0105, which marks it).
+		if diff := cmp.Diff(sortedRows(fromRaw(t, d)), readHourly(t, d)); diff != "" {
+			t.Errorf("rollup differs from the records (-raw +rollup):\n%s", diff)
 		}
 	})
 }
