@@ -113,6 +113,9 @@ type verb struct {
 	// into a request.
 	flags func(fs *flag.FlagSet) func(args []string) (method, path string, body any, err error)
 	cols  []string // table columns (JSON field names) for list answers
+	// print, when set, prints the answer instead of printAnswer (not
+	// with --json).
+	print func(w io.Writer, raw []byte) error
 }
 
 func clientCommands() []command {
@@ -158,6 +161,9 @@ func (r resource) run(ctx context.Context, args []string, stdout, stderr io.Writ
 		var raw []byte
 		if err := cf.do(ctx, method, path, body, &raw); err != nil {
 			return err
+		}
+		if v.print != nil && !cf.json {
+			return v.print(stdout, raw)
 		}
 		return printAnswer(stdout, raw, cf.json, v.cols)
 	}
@@ -237,6 +243,21 @@ func printAnswer(w io.Writer, raw []byte, asJSON bool, cols []string) error {
 		fmt.Fprintln(w, "\nThe key is shown only this once; store it now.")
 	}
 	return nil
+}
+
+// printRotated prints a rotated admin key the way serve prints the one it
+// generates.
+func printRotated(w io.Writer, raw []byte) error {
+	var a struct {
+		ID      string `json:"id"`
+		Key     string `json:"key"`
+		Revoked string `json:"revoked"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nSwitchyard created admin key %s and revoked %s. It is shown only this once; store it now:\n\n    %s\n\n", a.ID, a.Revoked, a.Key)
+	return err
 }
 
 func cell(v any) string {
@@ -401,6 +422,7 @@ func resources() []resource {
 			}},
 			{name: "revoke", args: "KEY", summary: "revoke a key (every replica within a second)", flags: fixed("DELETE", "/api/keys/%s", "key")},
 			{name: "get", args: "KEY", summary: "show a key", flags: fixed("GET", "/api/keys/%s", "key")},
+			{name: "rotate-admin", summary: "create a new admin key (printed once) and revoke the admin key this call uses", flags: fixed("POST", "/api/keys/admin/rotate"), print: printRotated},
 		}},
 		{name: "users", summary: "manage users (admin API client)", verbs: []verb{
 			{name: "list", args: "ORG", summary: "list an organisation's users", flags: fixed("GET", "/api/orgs/%s/users", "org"), cols: []string{"id", "email", "role", "projects", "created_at"}},

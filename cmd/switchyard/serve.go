@@ -23,8 +23,13 @@ at /metrics, and /healthz and /readyz.
 
 With no flags and no file it listens on 127.0.0.1:8080 and keeps its state
 in ./switchyard-data/ (SQLite, created and migrated on start). On the first
-start it creates an admin key and prints it once; SWITCHYARD_ADMIN_KEY sets
-the admin key instead. Flags override the config file.
+start it creates an admin key and prints it once. SWITCHYARD_ADMIN_KEY adds
+its value as a further admin key (the stored ones keep working) and logs the
+change with the key prefixes; starting again with the same value changes
+nothing, and the key keeps working after a start without the variable. A new
+value replaces only the previous SWITCHYARD_ADMIN_KEY key. To retire an admin
+key, call 'switchyard keys rotate-admin' with it: that prints a new admin key
+once and revokes the key it was called with. Flags override the config file.
 
 Signals: SIGHUP reloads the config file (a bad file is refused and the old
 config stays); SIGTERM or SIGINT stop accepting, let in-flight requests and

@@ -11,6 +11,7 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -38,7 +39,12 @@ CREATE TABLE audit_log (
   prev_hash TEXT NOT NULL,
   hash TEXT NOT NULL
 );
-CREATE INDEX audit_log_target ON audit_log (target)`})
+CREATE INDEX audit_log_target ON audit_log (target)`},
+		// batch names the appender transaction that stored a row, so a
+		// retried batch is recognised; it is not part of the hash.
+		db.Migration{Name: "0201_audit_log_batch", SQL: `
+ALTER TABLE audit_log ADD COLUMN batch TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_log_batch ON audit_log (batch)`})
 }
 
 // Entry is one audited event.
@@ -70,37 +76,115 @@ func hashOf(prev string, e *Entry, detail string) string {
 }
 
 // Log appends entries in the background, in order, in batches.
+//
+// Guarantee: an entry is accepted when Record (or RecordContext) returns
+// without an error. While the process runs, an accepted entry is never
+// dropped: a batch the database refuses is kept at the head of the queue
+// and retried with capped exponential backoff for as long as the database
+// stays down, so the entries land in order, once each, when it comes back.
+// The queue is bounded (Options.Capacity); when it is full, Record blocks
+// until the appender makes room — back-pressure instead of unbounded memory
+// or silent loss. Close keeps retrying until Options.CloseTimeout and then
+// reports, as an error and a log line, how many accepted entries it could
+// not store. Accepted entries live in memory until stored: a crash of the
+// process (not of the database) loses at most the entries still queued.
 type Log struct {
 	db  *db.DB
 	log *slog.Logger
+	opt Options
 
 	mu      sync.Mutex
-	queue   []Entry
+	queue   []Entry    // accepted, not yet stored; the head is the batch in flight
+	space   *sync.Cond // signalled when the queue shrinks or the log closes
+	flushed *sync.Cond // signalled when done grows or the log stops
 	kick    chan struct{}
-	flushed *sync.Cond
-	added   int64
-	done    int64
+	added   int64  // entries accepted
+	done    int64  // entries stored
+	lost    int64  // entries Close gave up on
+	pendN   int    // size of the head batch that failed, if one did
+	pendID  string // its batch id, kept across retries
+	closed  bool
 	stop    chan struct{}
 	exited  chan struct{}
 
 	closeOnce sync.Once
 }
 
-// Open starts the appender.
-func Open(d *db.DB, log *slog.Logger) *Log {
-	l := &Log{db: d, log: log, kick: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
+// Options tunes a Log; zero fields take the defaults.
+type Options struct {
+	Capacity     int           // most entries queued before Record blocks; default 10000
+	BatchSize    int           // most entries per transaction; default 500
+	MaxBackoff   time.Duration // longest wait between retries; default 5s
+	CloseTimeout time.Duration // how long Close keeps retrying; default 30s
+}
+
+func (o *Options) defaults() {
+	if o.Capacity <= 0 {
+		o.Capacity = 10000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.BatchSize > o.Capacity {
+		o.BatchSize = o.Capacity
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = 30 * time.Second
+	}
+}
+
+// ErrClosed is returned for an entry recorded after Close.
+var ErrClosed = errors.New("audit log closed")
+
+// Open starts the appender with the default Options.
+func Open(d *db.DB, log *slog.Logger) *Log { return OpenWith(d, log, Options{}) }
+
+// OpenWith starts the appender.
+func OpenWith(d *db.DB, log *slog.Logger, o Options) *Log {
+	o.defaults()
+	l := &Log{db: d, log: log, opt: o, kick: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
+	l.space = sync.NewCond(&l.mu)
 	l.flushed = sync.NewCond(&l.mu)
 	go l.loop()
 	return l
 }
 
-// Record queues e; Time defaults to now. It never blocks on the database.
+// Record queues e; Time defaults to now. It does not wait for the
+// database, only — when the queue is full — for room in the queue. An
+// entry recorded after Close is not stored; that is logged as an error.
 func (l *Log) Record(e Entry) {
+	if err := l.RecordContext(context.Background(), e); err != nil {
+		l.log.Error("audit: entry not recorded", "action", e.Action, "target", e.Target, "err", err)
+	}
+}
+
+// RecordContext queues e like Record. When the queue is full it waits for
+// room until ctx ends; it returns ctx's error or ErrClosed, and then e was
+// not accepted. A nil error means e is accepted (see Log).
+func (l *Log) RecordContext(ctx context.Context, e Entry) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
 	l.mu.Lock()
+	if len(l.queue) >= l.opt.Capacity && !l.closed {
+		stopWait := context.AfterFunc(ctx, func() { l.mu.Lock(); l.space.Broadcast(); l.mu.Unlock() })
+		for len(l.queue) >= l.opt.Capacity && !l.closed && ctx.Err() == nil {
+			l.space.Wait()
+		}
+		stopWait()
+	}
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return ErrClosed
+	case len(l.queue) >= l.opt.Capacity:
+		l.mu.Unlock()
+		return ctx.Err()
+	}
 	l.queue = append(l.queue, e)
 	l.added++
 	l.mu.Unlock()
@@ -108,9 +192,10 @@ func (l *Log) Record(e Entry) {
 	case l.kick <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
-// Flush waits until everything recorded so far is stored.
+// Flush waits until everything recorded so far is stored, or ctx ends.
 func (l *Log) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	want := l.added
@@ -127,15 +212,32 @@ func (l *Log) Flush(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if l.lost > 0 {
+			return fmt.Errorf("audit: %d entries not stored", l.lost)
+		}
 		l.flushed.Wait()
 	}
 	return nil
 }
 
-// Close stores what is queued and stops. It is safe to call twice.
+// Close stops accepting entries, stores what is queued — retrying for up
+// to Options.CloseTimeout while the database is down — and stops. It
+// returns an error naming the entries it could not store. It is safe to
+// call twice.
 func (l *Log) Close() error {
-	l.closeOnce.Do(func() { close(l.stop) })
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.space.Broadcast()
+		l.mu.Unlock()
+		close(l.stop)
+	})
 	<-l.exited
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost > 0 {
+		return fmt.Errorf("audit: %d accepted entries not stored at close", l.lost)
+	}
 	return nil
 }
 
@@ -144,44 +246,100 @@ func (l *Log) loop() {
 	for {
 		select {
 		case <-l.kick:
+			l.drain(nil)
 		case <-l.stop:
-			l.drain()
+			deadline := time.NewTimer(l.opt.CloseTimeout)
+			defer deadline.Stop()
+			if !l.drain(deadline.C) {
+				l.mu.Lock()
+				l.lost = int64(len(l.queue))
+				l.queue = nil
+				l.flushed.Broadcast()
+				l.mu.Unlock()
+				l.log.Error("audit: accepted entries not stored at close", "n", l.lost)
+			}
 			return
 		}
-		l.drain()
 	}
 }
 
-func (l *Log) drain() {
+// drain stores the queue, one batch at a time, from the head. A batch
+// leaves the queue only once it is stored; until then it is retried with
+// backoff. drain returns true once the queue is empty, or false when the
+// log stops (before Close) or giveUp fires (during Close) first.
+func (l *Log) drain(giveUp <-chan time.Time) bool {
+	backoff, attempt := 100*time.Millisecond, 0
 	for {
+		// The batch id marks the rows of this batch, so a retry after a
+		// commit whose outcome was lost (the connection died during
+		// COMMIT) finds them instead of appending them a second time. A
+		// batch that failed keeps its size and id until it is stored.
 		l.mu.Lock()
-		batch := l.queue
-		l.queue = nil
-		l.mu.Unlock()
-		if len(batch) == 0 {
-			return
+		n, id := l.pendN, l.pendID
+		if id == "" {
+			n, id = min(len(l.queue), l.opt.BatchSize), newBatchID()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			if err = l.append(ctx, batch); err == nil {
+		batch := l.queue[:n:n]
+		l.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := l.append(ctx, batch, id, l.pendID != "")
+			cancel()
+			if err == nil {
 				break
 			}
-			time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+			l.pendN, l.pendID = n, id
+			attempt++
+			l.mu.Lock()
+			queued := len(l.queue)
+			l.mu.Unlock()
+			l.log.Warn("audit: appending entries; will retry", "n", n, "queued", queued, "attempt", attempt, "retry_in", backoff, "err", err)
+			t := time.NewTimer(backoff)
+			stop := l.stop
+			if giveUp != nil {
+				stop = nil // already stopping: only the deadline ends the retries
+			}
+			select {
+			case <-t.C:
+			case <-giveUp:
+				t.Stop()
+				return false
+			case <-stop:
+				t.Stop()
+				return false
+			}
+			backoff = min(2*backoff, l.opt.MaxBackoff)
 		}
-		cancel()
-		if err != nil {
-			l.log.Error("audit: appending entries", "n", len(batch), "err", err)
+		if attempt > 0 {
+			l.log.Info("audit: appending entries again", "n", n, "attempts", attempt+1)
+			backoff, attempt = 100*time.Millisecond, 0
 		}
 		l.mu.Lock()
-		l.done += int64(len(batch))
+		l.pendN, l.pendID = 0, ""
+		l.queue = l.queue[n:]
+		if len(l.queue) == 0 {
+			l.queue = nil // let the backing array go
+		}
+		l.done += int64(n)
 		l.flushed.Broadcast()
+		l.space.Broadcast()
 		l.mu.Unlock()
 	}
 }
 
-// append stores batch at the end of the chain in one transaction.
-func (l *Log) append(ctx context.Context, batch []Entry) error {
+func newBatchID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// append stores batch at the end of the chain in one transaction. On a
+// retry it first looks for the batch's rows and, when an earlier attempt
+// did commit, stores nothing: every entry gets one seq, once.
+func (l *Log) append(ctx context.Context, batch []Entry, batchID string, retry bool) error {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -193,19 +351,28 @@ func (l *Log) append(ctx context.Context, batch []Entry) error {
 			return err
 		}
 	}
+	if retry {
+		var n int
+		if err := tx.QueryRowContext(ctx, l.db.Rebind(`SELECT COUNT(*) FROM audit_log WHERE batch = ?`), batchID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil // an earlier attempt committed
+		}
+	}
 	seq, prev := int64(0), genesis
 	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	q := l.db.Rebind(`INSERT INTO audit_log (seq, ts, actor, action, target, request_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	q := l.db.Rebind(`INSERT INTO audit_log (seq, ts, actor, action, target, request_id, detail, prev_hash, hash, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for i := range batch {
 		e := batch[i]
 		seq++
 		e.Seq, e.PrevHash = seq, prev
 		detail := encodeDetail(e.Detail)
 		e.Hash = hashOf(prev, &e, detail)
-		if _, err := tx.ExecContext(ctx, q, e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Target, e.RequestID, detail, e.PrevHash, e.Hash); err != nil {
+		if _, err := tx.ExecContext(ctx, q, e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Target, e.RequestID, detail, e.PrevHash, e.Hash, batchID); err != nil {
 			return err
 		}
 		prev = e.Hash

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"switchyard/internal/fakeai"
+	"switchyard/internal/tenancy"
 )
 
 func TestSignIn(t *testing.T) {
@@ -176,13 +177,13 @@ func TestPlaygroundProxy(t *testing.T) {
 		}
 		return resp, sb.String()
 	}
-	if resp, _ := post("", "admin"); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := post("", tenancy.AdminEnvKeyID); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("chat without csrf: %d, want 403", resp.StatusCode)
 	}
 	if resp, _ := post(m[1], "key_nonexistent"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("chat with a key not ours: %d, want 403", resp.StatusCode)
 	}
-	resp, out := post(m[1], "admin")
+	resp, out := post(m[1], tenancy.AdminEnvKeyID)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("chat: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), out)
 	}

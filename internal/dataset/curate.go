@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"switchyard/internal/guard"
+	"switchyard/internal/hashmix"
 )
 
 // CurateOptions chooses the curation steps. Zero values turn a step off;
@@ -268,7 +269,7 @@ func CurateRows(ctx context.Context, rows []Row, o CurateOptions) ([]Row, *Curat
 				}
 				k := info[i].norm
 				if rows[i].Label != "" {
-					k = mix64(k ^ maphash.String(seed, rows[i].Label))
+					k = hashmix.Mix64(k ^ maphash.String(seed, rows[i].Label))
 				}
 				if j, ok := first[k]; ok {
 					st.drop(i, "duplicate", fmt.Sprintf("of row %d", j))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"switchyard/internal/hashmix"
 )
 
 // numHashes is the MinHash signature length.
@@ -20,9 +22,9 @@ func newMinhasher() *minhasher {
 	m := &minhasher{}
 	x := uint64(0x5eed_da7a_5e7)
 	for i := range numHashes {
-		x = mix64(x + 0x9e3779b97f4a7c15)
+		x = hashmix.Mix64(x + 0x9e3779b97f4a7c15)
 		m.a[i] = x | 1
-		x = mix64(x + 0x9e3779b97f4a7c15)
+		x = hashmix.Mix64(x + 0x9e3779b97f4a7c15)
 		m.b[i] = x
 	}
 	return m
@@ -114,7 +116,7 @@ func nearDuplicates(ctx context.Context, sets [][]uint32, sigs [][numHashes]uint
 					for _, v := range sigs[i][band*r : band*r+r] {
 						k = (k ^ uint64(v)) * fnvPrime
 					}
-					es = append(es, entry{mix64(k), int32(i)})
+					es = append(es, entry{hashmix.Mix64(k), int32(i)})
 				}
 				slices.SortFunc(es, func(a, b entry) int {
 					if a.key != b.key {

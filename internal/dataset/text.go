@@ -4,6 +4,8 @@ import (
 	"slices"
 	"unicode"
 	"unicode/utf8"
+
+	"switchyard/internal/hashmix"
 )
 
 // isCJK reports whether r is written without spaces between words: Han,
@@ -69,16 +71,6 @@ const (
 	fnvPrime  = 1099511628211
 )
 
-// mix64 is a 64-bit finaliser (splitmix64's).
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // textStats are what one pass over a text measures.
 type textStats struct {
 	runes    int // all runes
@@ -111,7 +103,7 @@ func (sh *shingler) shingles(s string, out []uint32, st *textStats) []uint32 {
 		if !inWord {
 			return
 		}
-		sh.tokens = append(sh.tokens, mix64(h))
+		sh.tokens = append(sh.tokens, hashmix.Mix64(h))
 		st.words++
 		if commonEnglish(word) {
 			st.enWords++
@@ -150,7 +142,7 @@ func (sh *shingler) shingles(s string, out []uint32, st *textStats) []uint32 {
 		case isCJK(r):
 			endWord()
 			st.han++
-			sh.tokens = append(sh.tokens, mix64(uint64(r)|1<<40))
+			sh.tokens = append(sh.tokens, hashmix.Mix64(uint64(r)|1<<40))
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r):
 			if r <= 0x24F {
 				st.latin++
@@ -174,14 +166,14 @@ func (sh *shingler) shingles(s string, out []uint32, st *textStats) []uint32 {
 	case len(toks) < sh.k:
 		var x uint64 = fnvOffset
 		for _, t := range toks {
-			x = mix64(x ^ t)
+			x = hashmix.Mix64(x ^ t)
 		}
 		out = append(out, uint32(x>>32))
 	default:
 		for i := 0; i+sh.k <= len(toks); i++ {
 			var x uint64 = fnvOffset
 			for _, t := range toks[i : i+sh.k] {
-				x = mix64(x ^ t)
+				x = hashmix.Mix64(x ^ t)
 			}
 			out = append(out, uint32(x>>32))
 		}

@@ -383,7 +383,9 @@ func (g *Gate) Input(ctx context.Context, c *call.Call, r *call.Request) ([]byte
 			}
 		}
 	}
-	g.record(ctx, c, decisions, injection, len(blocked) > 0)
+	if err := g.record(ctx, c, decisions, injection, len(blocked) > 0); err != nil {
+		return nil, nil, err
+	}
 	if len(blocked) > 0 {
 		return nil, nil, &call.Refusal{Kind: call.ErrBlocked,
 			Message: "The request was blocked by the guard policy: it contains " + strings.Join(dedupe(blocked), "; ") + "."}
@@ -505,10 +507,12 @@ func dedupe(xs []string) []string {
 }
 
 // record audits the guard's decisions for one request: types, actions
-// and counts, never the values.
-func (g *Gate) record(ctx context.Context, c *call.Call, decisions map[string]int, injection float64, blocked bool) {
+// and counts, never the values. When the audit log cannot accept the
+// entry (its queue is full while the database is down, and the client
+// gave up), the call is refused: a guarded call is never served unaudited.
+func (g *Gate) record(ctx context.Context, c *call.Call, decisions map[string]int, injection float64, blocked bool) error {
 	if len(decisions) == 0 {
-		return
+		return nil
 	}
 	keys := make([]string, 0, len(decisions))
 	for k := range decisions {
@@ -541,7 +545,12 @@ func (g *Gate) record(ctx context.Context, c *call.Call, decisions map[string]in
 		actor = c.Key.ID
 	}
 	if g.audit != nil {
-		g.audit.Record(audit.Entry{Actor: actor, Action: action, Target: target, RequestID: c.RequestID, Detail: detail})
+		e := audit.Entry{Actor: actor, Action: action, Target: target, RequestID: c.RequestID, Detail: detail}
+		if err := g.audit.RecordContext(ctx, e); err != nil {
+			return &call.Refusal{Kind: call.ErrUnavailable, Cause: err,
+				Message: "The guard's audit log cannot take entries right now; try again shortly."}
+		}
 	}
 	g.log.LogAttrs(ctx, slog.LevelInfo, "guard", slog.String("id", c.RequestID), slog.String("action", action), slog.String("decisions", detail["decisions"]))
+	return nil
 }

@@ -38,6 +38,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/keys/{key}", s.api(s.getKey))
 	mux.HandleFunc("PATCH /api/keys/{key}", s.api(s.updateKey))
 	mux.HandleFunc("DELETE /api/keys/{key}", s.api(s.revokeKey))
+	mux.HandleFunc("POST /api/keys/admin/rotate", s.auth(true, s.rotateAdmin))
 	mux.HandleFunc("GET /api/orgs/{org}/users", s.api(s.listUsers))
 	mux.HandleFunc("POST /api/orgs/{org}/users", s.api(s.createUser))
 	mux.HandleFunc("PATCH /api/users/{user}", s.api(s.updateUser))
@@ -398,6 +399,26 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, k *tenancy.Ke
 		return about("key", err)
 	}
 	return s.changed(w, r, k, http.StatusOK, "key.revoke", target.ID, nil, map[string]any{"id": target.ID, "revoked": true})
+}
+
+// adminRotated is the answer of POST /api/keys/admin/rotate.
+type adminRotated struct {
+	*tenancy.Key
+	Secret  string `json:"key"`
+	Revoked string `json:"revoked"` // the id of the key that called
+}
+
+// rotateAdmin serves POST /api/keys/admin/rotate (an admin key): it
+// creates a new admin key and revokes the admin key that called it; other
+// admin keys (the generated one, the SWITCHYARD_ADMIN_KEY one) are
+// untouched. The new secret is in the answer only.
+func (s *Server) rotateAdmin(w http.ResponseWriter, r *http.Request, k *tenancy.Key) error {
+	nk, secret, err := s.keys.RotateAdmin(r.Context(), k)
+	if err != nil {
+		return about("key", err)
+	}
+	return s.changed(w, r, k, http.StatusCreated, "key.rotate_admin", nk.ID, map[string]string{"revoked": k.ID},
+		adminRotated{Key: nk, Secret: secret, Revoked: k.ID})
 }
 
 // --- users ---

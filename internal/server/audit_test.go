@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"testing"
+
+	"switchyard/internal/tenancy"
 )
 
 func TestAdminActionsAreAudited(t *testing.T) {
@@ -26,8 +28,8 @@ func TestAdminActionsAreAudited(t *testing.T) {
 	var got []string
 	for _, x := range log.Data {
 		got = append(got, x.Action+" "+x.Target)
-		if x.Actor != "admin" || x.RequestID == "" {
-			t.Errorf("entry %+v: want actor admin and a request id", x)
+		if x.Actor != tenancy.AdminEnvKeyID || x.RequestID == "" {
+			t.Errorf("entry %+v: want actor %s (the SWITCHYARD_ADMIN_KEY key) and a request id", x, tenancy.AdminEnvKeyID)
 		}
 	}
 	want := []string{"org.create " + orgID, "project.create " + projectID, "key.create " + k.ID, "key.revoke " + k.ID}

@@ -45,6 +45,7 @@ var apiOps = []apiOp{
 	{method: "get", path: "/api/keys/{key}", summary: "Get a key", out: tenancy.Key{}},
 	{method: "patch", path: "/api/keys/{key}", summary: "Change a key's name, models, limits, budget or expiry", in: keyInput{}, out: tenancy.Key{}},
 	{method: "delete", path: "/api/keys/{key}", summary: "Revoke a key (every replica within a second)"},
+	{method: "post", path: "/api/keys/admin/rotate", summary: "Create a new admin key and revoke the admin key that calls; the answer's `key` is shown only here (admin key)", out: adminRotated{}},
 	{method: "get", path: "/api/orgs/{org}/users", summary: "List users", out: tenancy.User{}, list: true},
 	{method: "post", path: "/api/orgs/{org}/users", summary: "Create a user and their key; the answer's `key` is shown only here", in: tenancy.User{}, out: userCreated{}},
 	{method: "patch", path: "/api/users/{user}", summary: "Change a user's role and projects", in: tenancy.User{}, out: tenancy.User{}},

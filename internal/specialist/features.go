@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"switchyard/internal/hashmix"
 )
 
 // FeatureConfig selects the sparse n-gram features.
@@ -146,19 +148,10 @@ func hashRunes(h uint64, rs []rune) uint64 {
 	return h
 }
 
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // key turns a 64-bit hash into a non-zero 32-bit feature key whose low bits
 // carry the feature group.
 func key(h uint64, group uint32) uint32 {
-	k := uint32(mix64(h)>>32)&^(numGroups-1) | group
+	k := uint32(hashmix.Mix64(h)>>32)&^(numGroups-1) | group
 	if k == 0 {
 		k = numGroups
 	}
@@ -202,7 +195,7 @@ func (c *FeatureConfig) extract(s *scratch, text string) []uint32 {
 		for i := lo; i < hi; i++ {
 			h := uint64(n) * 0x9e3779b97f4a7c15
 			for j := range n {
-				h = mix64(h ^ th[i+j])
+				h = hashmix.Mix64(h ^ th[i+j])
 			}
 			keys = append(keys, key(h, groupWord))
 		}

@@ -22,8 +22,11 @@ const (
 	RoleUser    = "user"    // a person's key for the admin API, with their organisation role
 )
 
-// AdminKeyID is the id of the bootstrap admin key.
+// AdminKeyID is the id of the admin key generated on the first start.
 const AdminKeyID = "admin"
+
+// AdminEnvKeyID is the id of the admin key SWITCHYARD_ADMIN_KEY adds.
+const AdminEnvKeyID = "key_admin_env"
 
 // ErrInvalidKey is returned for a missing, unknown, expired or revoked key.
 var ErrInvalidKey = errors.New("invalid API key")

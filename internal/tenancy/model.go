@@ -403,7 +403,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 		return err
 	}
 	if k.Role == RoleAdmin {
-		return invalid("", "the admin key is replaced with SWITCHYARD_ADMIN_KEY, not revoked")
+		return invalid("", "an admin key is retired with POST /api/keys/admin/rotate (switchyard keys rotate-admin), not revoked")
 	}
 	return s.change(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, fmtTime(time.Now()), id)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -352,41 +353,116 @@ func (s *Store) Authenticate(secret string, now time.Time) (*Key, error) {
 	return k, nil
 }
 
-// EnsureAdmin makes sure an admin key exists. With secret set (from
-// SWITCHYARD_ADMIN_KEY) that value becomes the admin key. Otherwise, on the
-// first start only, a key is generated and returned so the caller can print
-// it once; later starts return "".
+// EnsureAdmin makes sure an admin key exists.
+//
+// With secret set (from SWITCHYARD_ADMIN_KEY) the value is added as an
+// admin key of its own, id AdminEnvKeyID, beside the admin keys already
+// stored — the generated one keeps working — and a log line names the
+// change and the key prefixes. Starting again with the same value changes
+// nothing and logs nothing; a different value replaces the previous
+// SWITCHYARD_ADMIN_KEY key (only that one). A value that is a revoked key
+// (one retired with RotateAdmin) stays revoked, with a warning.
+//
+// When no active admin key exists after that, a key is generated (id
+// AdminKeyID on the first start) and returned so the caller can print it
+// once; otherwise EnsureAdmin returns "".
 func (s *Store) EnsureAdmin(ctx context.Context, secret string) (generated string, err error) {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	if secret != "" {
 		if len(secret) < 16 {
 			return "", errors.New("SWITCHYARD_ADMIN_KEY must be at least 16 characters")
 		}
-		if k, ok := s.snap.Load().keys[AdminKeyID]; ok && k.RevokedAt.IsZero() && s.snap.Load().byHash[Hash(secret)] == k {
+		if err := s.ensureEnvAdmin(ctx, secret, now); err != nil {
+			return "", err
+		}
+	}
+	snap := s.snap.Load()
+	for _, k := range snap.keys {
+		if k.Role == RoleAdmin && k.Active(time.Now()) {
 			return "", nil
 		}
-		err := s.change(ctx, func(tx *sql.Tx) error {
-			_, err := s.exec(ctx, tx, `INSERT INTO api_keys (id, name, prefix, hash, role, created_at) VALUES (?, 'admin', ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, prefix = excluded.prefix, revoked_at = NULL`,
-				AdminKeyID, visiblePrefix(secret), Hash(secret), RoleAdmin, now)
-			return err
-		})
-		if err != nil {
-			return "", fmt.Errorf("storing admin key: %w", err)
-		}
-		return "", nil
 	}
-	if _, ok := s.snap.Load().keys[AdminKeyID]; ok {
-		return "", nil
+	id := AdminKeyID
+	if _, taken := snap.keys[id]; taken {
+		id = newID("key_admin_")
 	}
 	secret = NewSecret()
 	err = s.change(ctx, func(tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO api_keys (id, name, prefix, hash, role, created_at) VALUES (?, 'admin', ?, ?, ?, ?)`,
-			AdminKeyID, visiblePrefix(secret), Hash(secret), RoleAdmin, now)
+			id, visiblePrefix(secret), Hash(secret), RoleAdmin, now)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("storing admin key: %w", err)
 	}
+	s.log.Info("admin key created", "id", id, "prefix", visiblePrefix(secret))
 	return secret, nil
+}
+
+// ensureEnvAdmin stores secret as the SWITCHYARD_ADMIN_KEY admin key.
+func (s *Store) ensureEnvAdmin(ctx context.Context, secret, now string) error {
+	snap := s.snap.Load()
+	if k, ok := snap.byHash[Hash(secret)]; ok {
+		switch {
+		case k.Role != RoleAdmin:
+			return fmt.Errorf("SWITCHYARD_ADMIN_KEY is the secret of key %s, which is not an admin key", k.ID)
+		case !k.RevokedAt.IsZero():
+			s.log.Warn("SWITCHYARD_ADMIN_KEY is a revoked admin key; it stays revoked", "id", k.ID, "prefix", k.Prefix)
+		}
+		return nil // already an admin key: nothing changes
+	}
+	var others []string
+	for _, k := range snap.keys {
+		if k.Role == RoleAdmin && k.ID != AdminEnvKeyID && k.Active(time.Now()) {
+			others = append(others, k.Prefix)
+		}
+	}
+	slices.Sort(others)
+	old, replacing := snap.keys[AdminEnvKeyID]
+	err := s.change(ctx, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO api_keys (id, name, prefix, hash, role, created_at) VALUES (?, 'admin (SWITCHYARD_ADMIN_KEY)', ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, prefix = excluded.prefix, created_at = excluded.created_at, revoked_at = NULL`,
+			AdminEnvKeyID, visiblePrefix(secret), Hash(secret), RoleAdmin, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("storing admin key: %w", err)
+	}
+	if replacing {
+		s.log.Warn("SWITCHYARD_ADMIN_KEY changed: it replaces the previous SWITCHYARD_ADMIN_KEY admin key; other admin keys keep working",
+			"id", AdminEnvKeyID, "prefix", visiblePrefix(secret), "replaced_prefix", old.Prefix, "other_admin_prefixes", strings.Join(others, ","))
+	} else {
+		s.log.Warn("SWITCHYARD_ADMIN_KEY added as an admin key; other admin keys keep working",
+			"id", AdminEnvKeyID, "prefix", visiblePrefix(secret), "other_admin_prefixes", strings.Join(others, ","))
+	}
+	return nil
+}
+
+// RotateAdmin creates a new admin key and revokes old, the admin key that
+// asked for it, in one transaction; other admin keys are untouched. It
+// returns the new key and its secret, which is shown only this once.
+func (s *Store) RotateAdmin(ctx context.Context, old *Key) (*Key, string, error) {
+	if old == nil || old.Role != RoleAdmin {
+		return nil, "", invalid("", "only an admin key can rotate the admin key")
+	}
+	secret := NewSecret()
+	id := newID("key_admin_")
+	now := time.Now().UTC()
+	err := s.change(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO api_keys (id, name, prefix, hash, role, created_at) VALUES (?, 'admin', ?, ?, ?, ?)`,
+			id, visiblePrefix(secret), Hash(secret), RoleAdmin, fmtTime(now)); err != nil {
+			return err
+		}
+		n, err := s.exec(ctx, tx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, fmtTime(now), old.ID)
+		if err == nil && n == 0 {
+			err = ErrNotFound // revoked meanwhile
+		}
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	s.log.Info("admin key rotated", "id", id, "prefix", visiblePrefix(secret), "revoked", old.ID, "revoked_prefix", old.Prefix)
+	nk, err := s.Key(id)
+	return nk, secret, err
 }

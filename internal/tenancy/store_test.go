@@ -189,3 +189,29 @@ func TestCanSeeUsage(t *testing.T) {
 		t.Error("a user with no organisation sees the usage of organisation \"\"")
 	}
 }
+
+func TestEnsureAdminEnvKeyReplacesOnlyItself(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := newStore(t, d)
+		generated, err := s.EnsureAdmin(ctx, "")
+		if err != nil || generated == "" {
+			t.Fatalf("EnsureAdmin: %q %v", generated, err)
+		}
+		const first, second = "sy-first-env-admin-key-0001", "sy-second-env-admin-key-0002"
+		for _, v := range []string{first, first, second} {
+			if g, err := s.EnsureAdmin(ctx, v); err != nil || g != "" {
+				t.Fatalf("EnsureAdmin(%s) = %q, %v", v, g, err)
+			}
+		}
+		now := time.Now()
+		for secret, works := range map[string]bool{generated: true, first: false, second: true} {
+			if _, err := s.Authenticate(secret, now); (err == nil) != works {
+				t.Errorf("%s…: Authenticate = %v, want working=%v", secret[:10], err, works)
+			}
+		}
+		if k, _ := s.Authenticate(second, now); k == nil || k.ID != AdminEnvKeyID || k.Role != RoleAdmin {
+			t.Errorf("env key = %+v, want id %s, role admin", k, AdminEnvKeyID)
+		}
+	})
+}

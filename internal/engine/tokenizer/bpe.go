@@ -3,6 +3,8 @@ package tokenizer
 import (
 	"strings"
 	"unicode/utf8"
+
+	"switchyard/internal/heapq"
 )
 
 // GPT-2 byte-level BPE (llama.cpp's llm_tokenizer_bpe): the pre-tokenizer
@@ -46,67 +48,15 @@ func decodeByteLevel(s string) []byte {
 	return out
 }
 
-type bpeBigram struct {
-	left, right int
-	rank        int
-	size        int
-}
-
-func bpeLess(a, b bpeBigram) bool {
-	if a.rank != b.rank {
-		return a.rank < b.rank
-	}
-	return a.left < b.left
-}
-
-type bpeHeap []bpeBigram
-
-func (h *bpeHeap) push(b bpeBigram) {
-	*h = append(*h, b)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !bpeLess(s[i], s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *bpeHeap) pop() bpeBigram {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && bpeLess(s[r], s[l]) {
-			m = r
-		}
-		if !bpeLess(s[m], s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
-}
+// bpeKey orders the merge queue: lowest rank first, then leftmost.
+func bpeKey(rank, left int) uint64 { return uint64(uint32(rank))<<32 | uint64(uint32(left)) }
 
 // bpeState holds the scratch buffers of one Encode call.
 type bpeState struct {
 	cpts []rune
 	word strings.Builder
 	syms []symbol
-	heap bpeHeap
+	heap []heapq.Item[bigram]
 }
 
 func (t *Tokenizer) encodeBPE(out []int, text string) []int {
@@ -153,25 +103,27 @@ func (t *Tokenizer) bpeWord(out []int, word string, st *bpeState) []int {
 		if !ok {
 			return
 		}
-		h.push(bpeBigram{left: left, right: right, rank: rank, size: a.n + b.n})
+		h = heapq.Push(h, bpeKey(rank, left), bigram{left: int32(left), right: int32(right), size: int32(a.n + b.n)})
 	}
 	for i := 1; i < len(syms); i++ {
 		add(i-1, i)
 	}
 	for len(h) > 0 {
-		bg := h.pop()
-		l, r := &syms[bg.left], &syms[bg.right]
-		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size || l.next != bg.right {
+		var top heapq.Item[bigram]
+		h, top = heapq.Pop(h)
+		bl, br := int(top.Value.left), int(top.Value.right)
+		l, r := &syms[bl], &syms[br]
+		if l.n == 0 || r.n == 0 || l.n+r.n != int(top.Value.size) || l.next != br {
 			continue // outdated
 		}
 		l.n += r.n
 		r.n = 0
 		l.next = r.next
 		if r.next >= 0 {
-			syms[r.next].prev = bg.left
+			syms[r.next].prev = bl
 		}
-		add(l.prev, bg.left)
-		add(bg.left, l.next)
+		add(l.prev, bl)
+		add(bl, l.next)
 	}
 	for i := 0; i != -1 && len(syms) > 0; i = syms[i].next {
 		s := word[syms[i].start : syms[i].start+syms[i].n]

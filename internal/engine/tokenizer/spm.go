@@ -1,5 +1,11 @@
 package tokenizer
 
+import (
+	"math"
+
+	"switchyard/internal/heapq"
+)
+
 // SentencePiece-style BPE (llama.cpp's llm_tokenizer_spm): start from one
 // symbol per UTF-8 character, repeatedly merge the adjacent pair whose
 // concatenation is the highest-scoring vocabulary token (leftmost on ties),
@@ -10,60 +16,26 @@ type symbol struct {
 	prev, next int
 }
 
-type spmBigram struct {
-	left, right int
-	score       float32
-	size        int
+// bigram is a merge candidate of both BPE flavours: the symbols at left
+// and right, which together span size bytes when the pair was queued.
+type bigram struct {
+	left, right, size int32
 }
 
-// spmLess orders the max-heap: higher score first, then leftmost.
-func spmLess(a, b spmBigram) bool {
-	if a.score != b.score {
-		return a.score > b.score
+// spmKey orders the merge queue: higher score first, then leftmost. The
+// score's bits are mapped to an unsigned integer in the same order (-0
+// counts as 0), then inverted so the highest score is the least key.
+func spmKey(score float32, left int) uint64 {
+	if score == 0 {
+		score = 0 // -0 and 0 tie
 	}
-	return a.left < b.left
-}
-
-type spmHeap []spmBigram
-
-func (h *spmHeap) push(b spmBigram) {
-	*h = append(*h, b)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !spmLess(s[i], s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
+	bits := math.Float32bits(score)
+	if bits&(1<<31) != 0 {
+		bits = ^bits
+	} else {
+		bits |= 1 << 31
 	}
-}
-
-func (h *spmHeap) pop() spmBigram {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && spmLess(s[r], s[l]) {
-			m = r
-		}
-		if !spmLess(s[m], s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	return uint64(^bits)<<32 | uint64(uint32(left))
 }
 
 // utf8Len is the length of the UTF-8 sequence a lead byte announces (1 for
@@ -98,7 +70,7 @@ func (t *Tokenizer) encodeSPM(out []int, text []byte) []int {
 		syms = append(syms, symbol{start: off, n: n, prev: idx - 1, next: next})
 		off += n
 	}
-	var h spmHeap
+	var h []heapq.Item[bigram]
 	tryAdd := func(left, right int) {
 		if left == -1 || right == -1 {
 			return
@@ -112,25 +84,27 @@ func (t *Tokenizer) encodeSPM(out []int, text []byte) []int {
 		if !ok {
 			return
 		}
-		h.push(spmBigram{left: left, right: right, score: t.scores[id], size: len(s)})
+		h = heapq.Push(h, spmKey(t.scores[id], left), bigram{left: int32(left), right: int32(right), size: int32(len(s))})
 	}
 	for i := 1; i < len(syms); i++ {
 		tryAdd(i-1, i)
 	}
 	for len(h) > 0 {
-		bg := h.pop()
-		l, r := &syms[bg.left], &syms[bg.right]
-		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
+		var top heapq.Item[bigram]
+		h, top = heapq.Pop(h)
+		bl, br := int(top.Value.left), int(top.Value.right)
+		l, r := &syms[bl], &syms[br]
+		if l.n == 0 || r.n == 0 || l.n+r.n != int(top.Value.size) {
 			continue // one side was merged away since this pair was queued
 		}
 		l.n += r.n
 		r.n = 0
 		l.next = r.next
 		if r.next >= 0 {
-			syms[r.next].prev = bg.left
+			syms[r.next].prev = bl
 		}
-		tryAdd(l.prev, bg.left)
-		tryAdd(bg.left, l.next)
+		tryAdd(l.prev, bl)
+		tryAdd(bl, l.next)
 	}
 	for i := 0; i != -1; i = syms[i].next {
 		s := syms[i]

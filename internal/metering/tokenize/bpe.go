@@ -1,5 +1,7 @@
 package tokenize
 
+import "switchyard/internal/heapq"
+
 // This file holds the byte-pair merge: a piece (one pre-token) starts as
 // single bytes, and the adjacent pair whose concatenation has the lowest rank
 // is merged, the leftmost one on ties, until no adjacent pair is a token.
@@ -66,21 +68,15 @@ type node struct {
 	rank       uint32 // rank of merging this token with the next
 }
 
-// cand is a merge candidate: the token at pos merged with its successor.
-type cand struct {
-	rank uint32
-	pos  int32
-}
-
-func (a cand) less(b cand) bool {
-	return a.rank < b.rank || a.rank == b.rank && a.pos < b.pos
-}
+// candKey is a merge candidate's place in the heap: the token at pos
+// merged with its successor, at rank; lowest rank first, then leftmost.
+func candKey(rank uint32, pos int32) uint64 { return uint64(rank)<<32 | uint64(uint32(pos)) }
 
 // heapScratch is reusable storage for mergeHeap.
 type heapScratch struct {
 	parts []part
 	nodes []node
-	heap  []cand
+	heap  []heapq.Item[struct{}]
 }
 
 // mergeHeap merges piece like mergeScan, in O(n log n): candidates sit in a
@@ -101,13 +97,11 @@ func (v *vocab) mergeHeap(piece string, parts []part, sc *heapScratch) []part {
 		}
 		nodes[i] = node{prev: int32(i - 1), next: int32(i + 1), rank: r}
 		if r != noRank {
-			h = append(h, cand{r, int32(i)})
+			h = append(h, heapq.Item[struct{}]{Key: candKey(r, int32(i))})
 		}
 	}
 	nodes[n] = node{prev: int32(n - 1), next: int32(n + 1), rank: noRank}
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		down(h, i)
-	}
+	heapq.Init(h)
 	// end returns where the token after the one at i ends.
 	end := func(i int32) int32 {
 		nx := nodes[i].next
@@ -117,32 +111,30 @@ func (v *vocab) mergeHeap(piece string, parts []part, sc *heapScratch) []part {
 		return nodes[nx].next
 	}
 	for len(h) > 0 {
-		c := h[0]
-		last := len(h) - 1
-		h[0] = h[last]
-		h = h[:last]
-		down(h, 0)
-		nd := &nodes[c.pos]
-		if nd.rank != c.rank || nd.prev == -2 {
+		var top heapq.Item[struct{}]
+		h, top = heapq.Pop(h)
+		rank, pos := uint32(top.Key>>32), int32(uint32(top.Key))
+		nd := &nodes[pos]
+		if nd.rank != rank || nd.prev == -2 {
 			continue // stale
 		}
-		// Merge the token at c.pos with the next one.
+		// Merge the token at pos with the next one.
 		gone := nd.next
 		nd.next = nodes[gone].next
-		nodes[nd.next].prev = c.pos
+		nodes[nd.next].prev = pos
 		nodes[gone].prev = -2 // dead
 		nd.rank = noRank
-		if e := end(c.pos); e >= 0 {
-			nd.rank = v.rank(piece[c.pos:e])
+		if e := end(pos); e >= 0 {
+			nd.rank = v.rank(piece[pos:e])
 			if nd.rank != noRank {
-				h = up(h, cand{nd.rank, c.pos})
+				h = heapq.Push(h, candKey(nd.rank, pos), struct{}{})
 			}
 		}
 		if p := nd.prev; p >= 0 {
 			pn := &nodes[p]
-			pn.rank = v.rank(piece[p:nodes[c.pos].next])
+			pn.rank = v.rank(piece[p:nodes[pos].next])
 			if pn.rank != noRank {
-				h = up(h, cand{pn.rank, p})
+				h = heapq.Push(h, candKey(pn.rank, p), struct{}{})
 			}
 		}
 	}
@@ -152,36 +144,4 @@ func (v *vocab) mergeHeap(piece string, parts []part, sc *heapScratch) []part {
 		parts = append(parts, part{start: i, rank: noRank})
 	}
 	return parts
-}
-
-func up(h []cand, c cand) []cand {
-	h = append(h, c)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].less(h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	return h
-}
-
-func down(h []cand, i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].less(h[l]) {
-			m = r
-		}
-		if !h[m].less(h[i]) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
 }
