@@ -12,11 +12,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"switchyard/internal/config"
+	"switchyard/internal/leakcheck"
 	"switchyard/internal/provider"
 	"switchyard/internal/provider/local"
 )
@@ -24,36 +24,7 @@ import (
 // TestMain fails the package when a test leaves a goroutine of the
 // provider or the engine behind.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := leaked(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func leaked() error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var bad []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if (strings.Contains(g, "switchyard/internal/provider") || strings.Contains(g, "switchyard/internal/engine")) &&
-				!strings.Contains(g, "local_test.leaked") {
-				bad = append(bad, g)
-			}
-		}
-		if len(bad) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d goroutines leaked:\n\n%s", len(bad), strings.Join(bad, "\n\n"))
-		}
-		runtime.Gosched()
-	}
+	leakcheck.Main(m, "switchyard/internal/provider", "switchyard/internal/engine")
 }
 
 // modelsDir finds the shared fixtures: ../shared/models from the

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchyard/internal/config"
+	"switchyard/internal/leakcheck"
 	"switchyard/internal/provider"
 	"switchyard/internal/provider/openai"
 )
@@ -25,41 +24,7 @@ import (
 // TestMain fails the package when a test leaves a goroutine of the
 // provider, an HTTP connection or an upstream handler behind.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := leaked(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leaked reports goroutines still running provider or net/http code; it
-// yields to the scheduler (connections closed by the tests' cleanups wind
-// down asynchronously) for up to 10 s before giving up.
-func leaked() error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var bad []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "switchyard/internal/provider") || strings.Contains(g, "net/http.(*persistConn)") ||
-				strings.Contains(g, "net/http.(*conn).serve") {
-				if !strings.Contains(g, "openai_test.leaked") {
-					bad = append(bad, g)
-				}
-			}
-		}
-		if len(bad) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d goroutines leaked:\n\n%s", len(bad), strings.Join(bad, "\n\n"))
-		}
-		runtime.Gosched()
-	}
+	leakcheck.Main(m, "switchyard/internal/provider", "net/http.(*persistConn)", "net/http.(*conn).serve")
 }
 
 // upstream is an httptest server whose handlers can block until the client
