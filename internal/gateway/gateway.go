@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -322,6 +323,11 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *rou
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
+		if !provider.Retryable(err) && !errors.Is(err, provider.ErrInvalidRequest) && ctx.Err() == nil {
+			// Nothing reached the client and the upstream gave no reason:
+			// a fault of the deployment, worth another one.
+			err = fmt.Errorf("%w: the stream ended before its first event: %w", provider.ErrUnavailable, err)
+		}
 		return false, err
 	}
 	o.ttft = time.Since(sent)

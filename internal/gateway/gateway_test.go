@@ -1088,3 +1088,26 @@ func TestStreamOverHTTP(t *testing.T) {
 		t.Errorf("log lines %v", ls)
 	}
 }
+
+// A stream that ends, or fails without an error kind, before its first
+// event has sent the client nothing: it is an upstream fault, retried on
+// another deployment.
+func TestStreamEndsBeforeFirstEvent(t *testing.T) {
+	for name, r := range map[string]reply{
+		"ends":           {chunks: []string{}},
+		"fails untyped":  {chunks: []string{}, fail: io.ErrUnexpectedEOF},
+		"fails untyped2": {chunks: []string{}, fail: errors.New("read: connection reset by peer")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.up["dep-a"].then(r)
+			w := h.do(provider.OpChat, streamPub)
+			if w.Code != 200 || w.Header().Get(gateway.HeaderDeployment) != "dep-b" {
+				t.Fatalf("status %d by %q: %s", w.Code, w.Header().Get(gateway.HeaderDeployment), w.Body)
+			}
+			if n := len(h.up["dep-a"].sent()); n != 1 {
+				t.Errorf("dep-a called %d times, want 1", n)
+			}
+		})
+	}
+}

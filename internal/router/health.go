@@ -129,7 +129,7 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 			h.state = Open
 			h.openedAt = r.clock.Now()
 		}
-	} else if err == nil || !errors.Is(err, provider.ErrRateLimited) {
+	} else if err == nil || !noVerdict(err) {
 		h.fails = 0
 		h.state = Closed
 	}
@@ -143,6 +143,13 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 	if h.state != prev && r.obs != nil {
 		r.obs.BreakerState(d.ID, h.state)
 	}
+}
+
+// noVerdict reports whether an attempt that failed with err says nothing
+// about the deployment's health either way: it was rate limited, or the
+// client went away before the answer.
+func noVerdict(err error) bool {
+	return errors.Is(err, provider.ErrRateLimited) || errors.Is(err, context.Canceled)
 }
 
 // clientFault reports whether err was the caller's doing (a request the

@@ -843,6 +843,8 @@ models:
 		{name: "reopened: a new cooldown", advance: 29 * time.Second, wantErr: ErrNoDeployment, wantState: "open"},
 		{name: "a 429 during the probe: open, probe again at once", advance: time.Second, answer: status(429, 0), wantCalled: true, wantErr: provider.ErrRateLimited, wantState: "open",
 			wantEvents: []string{"breaker a half_open", "breaker a open"}},
+		{name: "a probe the client cancelled says nothing: open, probe again at once", answer: context.Canceled, wantCalled: true, wantErr: context.Canceled, wantState: "open",
+			wantEvents: []string{"breaker a half_open", "breaker a open"}},
 		{name: "half-open probe succeeds: closed", wantCalled: true, wantState: "closed",
 			wantEvents: []string{"breaker a half_open", "breaker a closed"}},
 		{name: "closed serves", wantCalled: true, wantState: "closed"},
