@@ -449,6 +449,11 @@ func upstreamError(ctx context.Context, err error, deployment string) error {
 		return &wire.Error{Status: se.Status, Message: provider.UpstreamMessage(se.Body), Type: wire.TypeInvalidRequest, Raw: passthroughBody(se.Body)}
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return wire.NewError(499, wire.TypeInvalidRequest, "client_closed_request", "", "client closed the request")
+	case errors.As(err, new(*router.CoolingError)):
+		e := wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", "",
+			"Every deployment of this model is rate limited right now; try again after the Retry-After.")
+		e.Header = http.Header{"Retry-After": {retryAfter(provider.RetryAfterOf(err))}}
+		return e
 	case errors.Is(err, router.ErrNoDeployment):
 		return wire.NewError(http.StatusServiceUnavailable, wire.TypeUpstream, "no_healthy_deployment", "",
 			"No deployment of this model is available right now; try again shortly.")

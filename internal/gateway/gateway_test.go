@@ -1111,3 +1111,23 @@ func TestStreamEndsBeforeFirstEvent(t *testing.T) {
 		})
 	}
 }
+
+// A call that arrives while every deployment waits out a Retry-After
+// longer than the router may wait is a 429 with that Retry-After, not a 503.
+func TestEveryDeploymentCooling(t *testing.T) {
+	h := newHarness(t)
+	h.up["dep-s"].then(reply{err: &provider.StatusError{Status: 429, RetryAfter: time.Minute}})
+	if w := h.do(provider.OpChat, chatSolo); w.Code != 429 {
+		t.Fatalf("first: status %d: %s", w.Code, w.Body)
+	}
+	w := h.do(provider.OpChat, chatSolo)
+	if w.Code != 429 || w.Header().Get("Retry-After") != "60" {
+		t.Fatalf("second: status %d, Retry-After %q: %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if e := errorBody(t, w); str(e.Code) != "rate_limit_exceeded" {
+		t.Errorf("error %+v", e)
+	}
+	if n := len(h.up["dep-s"].sent()); n != 1 {
+		t.Errorf("upstream called %d times, want once", n)
+	}
+}

@@ -26,6 +26,23 @@ var ErrModelNotFound = errors.New("model not found")
 // chain is unavailable (breaker open or cooling down) before any attempt.
 var ErrNoDeployment = fmt.Errorf("no healthy deployment: %w", provider.ErrUnavailable)
 
+// CoolingError says every deployment is waiting out a Retry-After longer
+// than the router may wait for: the caller should come back after Wait. It
+// matches provider.ErrRateLimited and ErrNoDeployment.
+type CoolingError struct{ Wait time.Duration }
+
+func (e *CoolingError) Error() string {
+	return "every deployment is rate limited for " + e.Wait.Round(time.Millisecond).String()
+}
+
+// Is matches provider.ErrRateLimited and ErrNoDeployment.
+func (e *CoolingError) Is(target error) bool {
+	return target == provider.ErrRateLimited || target == ErrNoDeployment
+}
+
+// RetryDelay is how long until the first cooldown ends.
+func (e *CoolingError) RetryDelay() time.Duration { return e.Wait }
+
 // Deployment is one configured upstream of a model.
 type Deployment struct {
 	ID       string
@@ -255,7 +272,9 @@ func (p *Plan) Next(ctx context.Context) (*Deployment, error) {
 			d, _ = r.pick(p.m, p.op, tried)
 		}
 		if d == nil {
-			if p.last == nil {
+			if p.last == nil && wait > 0 {
+				p.last = &CoolingError{Wait: wait}
+			} else if p.last == nil {
 				p.last = ErrNoDeployment
 			}
 			if !p.nextModel() {
