@@ -218,7 +218,8 @@ type Plan struct {
 	chain [8]string // the model, then its fallbacks (at most 7 are followed)
 	n, ci int
 	m     *Model
-	retry int // attempts made on the current model
+	retry int  // attempts made on the current model
+	slept bool // the backoff before the next attempt is done
 
 	tried  [8]*Deployment
 	ntried int
@@ -263,6 +264,19 @@ func (p *Plan) Next(ctx context.Context) (*Deployment, error) {
 			continue
 		}
 		tried := p.tried[:min(p.ntried, len(p.tried))]
+		if p.retry > 0 && !p.slept {
+			// Back off before choosing, when there is something to choose:
+			// a deployment's half-open probe slot, once claimed by pick,
+			// must not wait out a sleep that the client may cancel (the
+			// slot would stay claimed).
+			if d, wait := r.choose(p.m, p.op, tried, false); d != nil || (wait > 0 && wait <= r.backoff.MaxWait.D()) {
+				if err := r.clock.Sleep(ctx, r.delay(p.retry)); err != nil {
+					p.done = true
+					return nil, err
+				}
+			}
+			p.slept = true
+		}
 		d, wait := r.pick(p.m, p.op, tried)
 		if d == nil && wait > 0 && wait <= r.backoff.MaxWait.D() {
 			if err := r.clock.Sleep(ctx, wait); err != nil {
@@ -282,16 +296,11 @@ func (p *Plan) Next(ctx context.Context) (*Deployment, error) {
 			}
 			continue
 		}
-		if p.retry > 0 {
-			if r.obs != nil {
-				r.obs.Retry(p.m.Name, d.ID)
-			}
-			if err := r.clock.Sleep(ctx, r.delay(p.retry)); err != nil {
-				p.done = true
-				return nil, err
-			}
+		if p.retry > 0 && r.obs != nil {
+			r.obs.Retry(p.m.Name, d.ID)
 		}
 		p.retry++
+		p.slept = false
 		if p.ntried < len(p.tried) {
 			p.tried[p.ntried] = d
 		}
@@ -320,7 +329,7 @@ func (p *Plan) nextModel() bool {
 		if p.r.obs != nil {
 			p.r.obs.Fallback(p.m.Name, mm.Name) // from the model last routed, not a skipped name
 		}
-		p.m, p.retry, p.ntried = mm, 0, 0
+		p.m, p.retry, p.ntried, p.slept = mm, 0, 0, false
 		return true
 	}
 	return false
@@ -400,6 +409,12 @@ func (r *Router) delay(retry int) time.Duration {
 // is available only because of Retry-After cooldowns, it returns nil and how
 // long until the first cooldown ends.
 func (r *Router) pick(m *Model, op provider.Op, tried []*Deployment) (*Deployment, time.Duration) {
+	return r.choose(m, op, tried, true)
+}
+
+// choose is pick; without claim it only looks (a half-open deployment's
+// probe slot is not taken).
+func (r *Router) choose(m *Model, op provider.Op, tried []*Deployment, claim bool) (*Deployment, time.Duration) {
 	now := r.clock.Now()
 	var cand [16]*Deployment
 	var wait time.Duration
@@ -430,7 +445,7 @@ func (r *Router) pick(m *Model, op provider.Op, tried []*Deployment) (*Deploymen
 			} else {
 				d = weighted(cand[:n], r.rand)
 			}
-			if r.allow(d, now, true) {
+			if r.allow(d, now, claim) {
 				return d, 0
 			}
 		}

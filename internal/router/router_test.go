@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -654,8 +655,8 @@ models:
 			t.Fatalf("tried %v err %v, want [a b b] served", res.tried, res.err)
 		}
 		sleeps := e.clock.slept()
-		if len(sleeps) != 3 || sleeps[1] != 2*time.Second {
-			t.Errorf("sleeps %v, want [backoff, 2s (b's cooldown), backoff]", sleeps)
+		if len(sleeps) != 3 || sleeps[1]+sleeps[2] != 2*time.Second {
+			t.Errorf("sleeps %v, want [backoff, backoff, the rest of b's 2s cooldown]", sleeps)
 		}
 	})
 
@@ -1056,4 +1057,42 @@ func TestContextCancel(t *testing.T) {
 			t.Errorf("Sleep(0) = %v", err)
 		}
 	})
+}
+
+// A client that hangs up during a retry's backoff must not leave a
+// half-open deployment's probe slot claimed: the next request probes it.
+func TestCancelledBackoffLeavesProbeFree(t *testing.T) {
+	e := setupYAML(t, `
+router:
+  breaker: {failures: 1, cooldown: 30s}
+models:
+  - name: m
+    max_retries: 1
+    deployments: [{id: a, provider: fake}, {id: b, provider: fake}]
+`, zero)
+	ctx := context.Background()
+	// Open b's breaker: a is cooling, so b serves and fails.
+	e.p["a"].then(status(429, time.Second))
+	e.p["b"].then(status(503, 0))
+	e.serve(ctx, "m", provider.OpChat)
+	if s := e.snapshot(t, "b"); s.Breaker != "open" {
+		t.Fatalf("b's breaker %s, want open", s.Breaker)
+	}
+	e.clock.advance(31 * time.Second)
+	// a fails with a 429; the client hangs up during the backoff before b.
+	e.p["a"].then(status(429, 0))
+	cctx, cancel := context.WithCancel(ctx)
+	e.clock.onSleep = cancel
+	if res := e.serve(cctx, "m", provider.OpChat); !errors.Is(res.err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", res.err)
+	}
+	e.clock.onSleep = nil
+	if s := e.snapshot(t, "b"); s.Breaker != "open" {
+		t.Errorf("after the cancelled backoff b's breaker is %s, want open (its probe unclaimed)", s.Breaker)
+	}
+	e.p["a"].then(status(503, 0))
+	res := e.serve(ctx, "m", provider.OpChat)
+	if !slices.Contains(res.tried, "b") {
+		t.Errorf("the next request tried %v: b is never probed again", res.tried)
+	}
 }
