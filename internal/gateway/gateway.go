@@ -183,8 +183,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 			}
 			gp := genPool.Get().(*[]byte)
 			*gp = (*gp)[:0]
-			o.generated = gp
-			defer genPool.Put(gp)
+			o.generated = gp // back to the pool in finish, once metered
 		}
 	}
 
@@ -631,6 +630,10 @@ func (g *Service) finish(c *call.Call, o *outcome) {
 			r.Generated = *o.generated
 		}
 		o.ticket.Done(r)
+	}
+	if o.generated != nil {
+		genPool.Put(o.generated) // only now: Done read it
+		o.generated = nil
 	}
 	route := c.Op.String()
 	st := obs.Status(o.status)
