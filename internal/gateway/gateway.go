@@ -438,12 +438,19 @@ func upstreamError(ctx context.Context, err error, deployment string) error {
 	case errors.Is(err, router.ErrModelNotFound):
 		return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "model_not_found", "model", err.Error())
 	case errors.As(err, &se) && se.Status == http.StatusTooManyRequests:
+		// Not the upstream's text: it may name the operator's account.
 		e := wire.NewError(http.StatusTooManyRequests, wire.TypeRateLimit, "rate_limit_exceeded", "",
-			"upstream rate limit: "+provider.UpstreamMessage(se.Body))
+			"Deployment "+deployment+" is rate limited by its upstream; try again shortly.")
 		if se.RetryAfter > 0 {
 			e.Header = http.Header{"Retry-After": {retryAfter(se.RetryAfter)}}
 		}
 		return e
+	case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden ||
+		se.Status == http.StatusProxyAuthRequired):
+		// The deployment's own credentials are wrong: the operator's
+		// problem, not the client's (whose key is fine).
+		return wire.NewError(http.StatusBadGateway, wire.TypeUpstream, "upstream_error", "",
+			"Deployment "+deployment+" was refused by its upstream (status "+strconv.Itoa(se.Status)+").")
 	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500:
 		return &wire.Error{Status: se.Status, Message: provider.UpstreamMessage(se.Body), Type: wire.TypeInvalidRequest, Raw: passthroughBody(se.Body)}
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:

@@ -1131,3 +1131,24 @@ func TestEveryDeploymentCooling(t *testing.T) {
 		t.Errorf("upstream called %d times, want once", n)
 	}
 }
+
+// An upstream refusing the deployment's own credentials is the operator's
+// problem: a 502 naming the deployment, not a 401 that tells the client its
+// key is bad; an upstream 429's text (which may name the operator's
+// account) never reaches the client.
+func TestUpstreamAuthAndRateLimitText(t *testing.T) {
+	secret := []byte(`{"error":{"message":"Incorrect API key provided: sk-abc***xyz. Rate limit for organization org-SECRET","type":"invalid_request_error","code":"invalid_api_key"}}`)
+	for _, tt := range []struct {
+		status, want int
+	}{{401, 502}, {403, 502}, {429, 429}} {
+		h := newHarness(t)
+		h.up["dep-s"].then(reply{err: &provider.StatusError{Status: tt.status, Body: secret}})
+		w := h.do(provider.OpChat, chatSolo)
+		if w.Code != tt.want {
+			t.Errorf("upstream %d: status %d, want %d: %s", tt.status, w.Code, tt.want, w.Body)
+		}
+		if b := w.Body.String(); strings.Contains(b, "sk-abc") || strings.Contains(b, "org-SECRET") || !strings.Contains(b, "dep-s") {
+			t.Errorf("upstream %d: the client's error %s carries the upstream's text or lacks the deployment", tt.status, b)
+		}
+	}
+}
