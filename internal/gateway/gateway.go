@@ -241,7 +241,7 @@ func (g *Service) attempt(ctx context.Context, w http.ResponseWriter, c *call.Ca
 	if o.ticket != nil {
 		release, err := o.ticket.Route(ctx, d.ID)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("%w: %w", provider.ErrNotSent, err)
 		}
 		defer release()
 	}

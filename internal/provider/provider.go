@@ -109,6 +109,10 @@ var (
 	ErrInvalidRequest = errors.New("upstream rejected the request")
 	ErrNotFound       = errors.New("upstream has no such model")
 	ErrUnsupported    = errors.New("operation not supported by this provider")
+	// ErrNotSent marks an attempt refused before the upstream was called
+	// (the deployment's own limits, or their backend): it says nothing of
+	// the deployment's health.
+	ErrNotSent = errors.New("not sent upstream")
 )
 
 // StatusError is a non-2xx answer from an upstream.

@@ -108,12 +108,15 @@ func (r *Router) allow(d *Deployment, now time.Time, take bool) bool {
 // and client errors say nothing about the deployment's health.
 func (r *Router) report(d *Deployment, err error, took time.Duration) {
 	h := d.h
-	h.requests.Add(1)
-	fault := err != nil && (errors.Is(err, provider.ErrUnavailable) || errors.Is(err, provider.ErrTimeout)) &&
+	notSent := errors.Is(err, provider.ErrNotSent)
+	if !notSent {
+		h.requests.Add(1)
+	}
+	fault := err != nil && !notSent && (errors.Is(err, provider.ErrUnavailable) || errors.Is(err, provider.ErrTimeout)) &&
 		!errors.Is(err, context.Canceled)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err != nil && !clientFault(err) {
+	if err != nil && !notSent && !clientFault(err) {
 		h.lastErr = err.Error()
 		h.lastErrT = time.Now()
 	}
@@ -146,10 +149,10 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 }
 
 // noVerdict reports whether an attempt that failed with err says nothing
-// about the deployment's health either way: it was rate limited, or the
-// client went away before the answer.
+// about the deployment's health either way: it was rate limited, never
+// sent, or the client went away before the answer.
 func noVerdict(err error) bool {
-	return errors.Is(err, provider.ErrRateLimited) || errors.Is(err, context.Canceled)
+	return errors.Is(err, provider.ErrRateLimited) || errors.Is(err, context.Canceled) || errors.Is(err, provider.ErrNotSent)
 }
 
 // clientFault reports whether err was the caller's doing (a request the

@@ -1096,3 +1096,38 @@ models:
 		t.Errorf("the next request tried %v: b is never probed again", res.tried)
 	}
 }
+
+// An attempt refused before the upstream was called (the deployment's own
+// limits, or their backend being down) says nothing of its health: not a
+// request, not its last error, and no verdict for a half-open probe.
+func TestNotSentIsNoVerdict(t *testing.T) {
+	e := setupYAML(t, `
+router:
+  breaker: {failures: 1, cooldown: 30s}
+models:
+  - name: m
+    max_retries: 0
+    deployments: [{id: a, provider: fake}]
+`, zero)
+	ctx := context.Background()
+	e.p["a"].then(status(503, 0))
+	e.serve(ctx, "m", provider.OpChat) // opens the breaker
+	e.clock.advance(31 * time.Second)
+	p, err := e.r.Plan("m", provider.OpChat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot(t, "a")
+	p.Report(d, false, fmt.Errorf("%w: limits backend down", provider.ErrNotSent))
+	s := e.snapshot(t, "a")
+	if s.Requests != before.Requests || s.LastError != before.LastError || s.Breaker != "open" {
+		t.Errorf("after a refusal before sending: %+v (before %+v), want no request, the same last error, breaker open", s, before)
+	}
+	if res := e.serve(ctx, "m", provider.OpChat); res.err != nil || len(res.tried) != 1 {
+		t.Errorf("the next request: tried %v err %v, want the probe served", res.tried, res.err)
+	}
+}
