@@ -461,6 +461,10 @@ func (g *Gate) outputFilters(c *call.Call, r *call.Request, rules policy.Rules, 
 	if cats {
 		catScanner = g.input.Load().sc
 	}
+	var leak *leakIndex
+	if leakAct != policy.Allow {
+		leak = newLeakIndex(secrets, prompt, max(span, 1))
+	}
 	w := auditWho(c)
 	return func() call.Output {
 		// Restore the caller's pseudonymised values first, then inspect,
@@ -478,8 +482,8 @@ func (g *Gate) outputFilters(c *call.Call, r *call.Request, rules policy.Rules, 
 		if catScanner != nil {
 			o.cats = newCategoryTally(catScanner)
 		}
-		if leakAct != policy.Allow {
-			o.leak = newLeakCheck(secrets, prompt, max(span, 1))
+		if leak != nil {
+			o.leak = newLeakCheck(leak)
 		}
 		return o
 	}, nil

@@ -60,7 +60,7 @@ func (o *outputFilter) Text(s string) string {
 }
 
 func (o *outputFilter) Flush() string {
-	if o.blocked != "" || o.done {
+	if o.blocked != "" {
 		return ""
 	}
 	s := ""
@@ -215,27 +215,17 @@ func tail(s string, n int) string {
 	return s[cut:]
 }
 
-// leakCheck finds, in a text that arrives in pieces, a configured secret
-// or a run of at least n characters of the system prompt. The prompt's
-// n-character windows (lower-cased, white space runs as one space) are
-// kept as rolling hashes in a set; the answer's last n characters are
-// hashed the same way as they stream, so each character costs O(1) and a
-// hash hit is confirmed by comparing the characters.
-type leakCheck struct {
+// leakIndex is what the leak check looks for in one request's answers:
+// the secrets, and the system prompt's n-character windows (lower-cased,
+// white space runs as one space) as rolling hashes in a set. It is built
+// once per request and shared, read-only, by the choices' filters.
+type leakIndex struct {
 	secrets   []string
 	maxSecret int // bytes
-	carry     string
-	secretHit bool
-
-	n      int
-	prompt []rune
-	set    map[uint64]int32 // window hash → its first start in prompt
-	pow    uint64           // base^(n-1)
-	ring   []rune
-	pos    int // next slot in ring
-	count  int
-	h      uint64
-	space  bool // the last rune kept was a space
+	n         int
+	prompt    []rune           // nil: no system prompt of n characters or more
+	set       map[uint64]int32 // window hash → its first start in prompt
+	pow       uint64           // base^(n-1)
 }
 
 const leakBase = 1_000_003
@@ -249,82 +239,107 @@ func normRune(r rune, lastSpace bool) (rune, bool) {
 	return unicode.ToLower(r), true
 }
 
-func newLeakCheck(secrets []string, systemPrompt string, n int) *leakCheck {
-	l := &leakCheck{secrets: secrets, n: n}
+func newLeakIndex(secrets []string, systemPrompt string, n int) *leakIndex {
+	x := &leakIndex{secrets: secrets, n: n}
 	for _, s := range secrets {
-		l.maxSecret = max(l.maxSecret, len(s))
+		x.maxSecret = max(x.maxSecret, len(s))
 	}
 	space := true // leading white space is dropped
+	var prompt []rune
 	for _, r := range systemPrompt {
 		if r, ok := normRune(r, space); ok {
-			l.prompt = append(l.prompt, r)
+			prompt = append(prompt, r)
 			space = r == ' '
 		}
 	}
-	if len(l.prompt) < n {
-		l.prompt = nil
-		return l
+	if len(prompt) < n {
+		return x
 	}
-	l.pow = 1
+	x.prompt = prompt
+	x.pow = 1
 	for i := 0; i < n-1; i++ {
-		l.pow *= leakBase
+		x.pow *= leakBase
 	}
-	l.set = make(map[uint64]int32, len(l.prompt)-n+1)
+	x.set = make(map[uint64]int32, len(prompt)-n+1)
 	var h uint64
-	for i, r := range l.prompt {
+	for i, r := range prompt {
 		if i >= n {
-			h -= uint64(l.prompt[i-n]) * l.pow
+			h -= uint64(prompt[i-n]) * x.pow
 		}
 		h = h*leakBase + uint64(r)
 		if start := i - n + 1; start >= 0 {
-			if _, ok := l.set[h]; !ok {
-				l.set[h] = int32(start)
+			if _, ok := x.set[h]; !ok {
+				x.set[h] = int32(start)
 			}
 		}
 	}
-	l.ring = make([]rune, n)
-	l.space = true
+	return x
+}
+
+// leakCheck finds, in one answer that arrives in pieces, a secret or a run
+// of at least n characters of the system prompt: the answer's last n
+// characters are hashed as they stream, so each character costs O(1), and
+// a hash found in the index is confirmed by comparing the characters.
+type leakCheck struct {
+	x         *leakIndex
+	carry     string // the end of the text so far, for a secret split across pieces
+	secretHit bool
+	promptHit bool
+	ring      []rune
+	pos       int // next slot in ring
+	count     int
+	h         uint64
+	space     bool // the last rune kept was a space
+}
+
+func newLeakCheck(x *leakIndex) *leakCheck {
+	l := &leakCheck{x: x, space: true}
+	if x.prompt != nil {
+		l.ring = make([]rune, x.n)
+	}
 	return l
 }
 
 // add checks the next piece: "secret", "system_prompt", or "" for none.
 // Each kind is reported once.
 func (l *leakCheck) add(s string) string {
+	x := l.x
 	found := ""
-	if len(l.secrets) > 0 && !l.secretHit {
+	if len(x.secrets) > 0 && !l.secretHit {
 		text := l.carry + s
-		for _, sec := range l.secrets {
+		for _, sec := range x.secrets {
 			if strings.Contains(text, sec) {
 				l.secretHit, found = true, "secret"
 				break
 			}
 		}
-		if k := len(text) - (l.maxSecret - 1); k > 0 {
+		if k := len(text) - (x.maxSecret - 1); k > 0 {
 			text = text[k:]
 		}
 		l.carry = text
 	}
-	if l.prompt == nil { // none long enough, or reported already
+	if x.prompt == nil || l.promptHit {
 		return found
 	}
+	n := x.n
 	for _, r := range s {
 		r, ok := normRune(r, l.space)
 		if !ok {
 			continue
 		}
 		l.space = r == ' '
-		if l.count >= l.n {
-			l.h -= uint64(l.ring[l.pos]) * l.pow
+		if l.count >= n {
+			l.h -= uint64(l.ring[l.pos]) * x.pow
 		}
 		l.h = l.h*leakBase + uint64(r)
 		l.ring[l.pos] = r
-		l.pos = (l.pos + 1) % l.n
+		l.pos = (l.pos + 1) % n
 		l.count++
-		if l.count < l.n {
+		if l.count < n {
 			continue
 		}
-		if start, ok := l.set[l.h]; ok && l.same(int(start)) {
-			l.prompt = nil // checked no further
+		if start, ok := x.set[l.h]; ok && l.same(int(start)) {
+			l.promptHit = true
 			if found == "" {
 				found = "system_prompt"
 			}
@@ -336,8 +351,9 @@ func (l *leakCheck) add(s string) string {
 
 // same compares the ring (oldest first) with the prompt window at start.
 func (l *leakCheck) same(start int) bool {
-	for i := 0; i < l.n; i++ {
-		if l.ring[(l.pos+i)%l.n] != l.prompt[start+i] {
+	n := l.x.n
+	for i := 0; i < n; i++ {
+		if l.ring[(l.pos+i)%n] != l.x.prompt[start+i] {
 			return false
 		}
 	}

@@ -135,7 +135,7 @@ func TestLeakCheckMatchesAcrossPieces(t *testing.T) {
 	prompt := strings.Repeat("abcdefghij", 2) + "The quick brown fox jumps over the lazy dog and more."
 	for _, n := range []int{8, 40} {
 		for split := 1; split < 60; split += 7 {
-			l := newLeakCheck(nil, prompt, n)
+			l := newLeakCheck(newLeakIndex(nil, prompt, n))
 			answer := "xx " + prompt[20:20+n] + " yy"
 			found := l.add(answer[:min(split, len(answer))])
 			if split < len(answer) && found == "" {
@@ -144,9 +144,27 @@ func TestLeakCheckMatchesAcrossPieces(t *testing.T) {
 			if found != "system_prompt" {
 				t.Errorf("n=%d split=%d: %q not found", n, split, answer)
 			}
-			short := newLeakCheck(nil, prompt, n)
+			short := newLeakCheck(newLeakIndex(nil, prompt, n))
 			if got := short.add("xx " + prompt[20:20+n-1] + "!"); got != "" {
 				t.Errorf("n=%d: %d characters reported as a leak", n, n-1)
+			}
+		}
+	}
+}
+
+// BenchmarkOutputLeakStream streams a 4 KB answer in 20-byte chunks
+// through the leak check against a 2 KB system prompt.
+func BenchmarkOutputLeakStream(b *testing.B) {
+	prompt := strings.Repeat(systemText+" ", 2048/len(systemText)+1)[:2048]
+	answer := strings.Repeat("The weather today is fine and the shop opens at nine. ", 80)[:4096]
+	x := newLeakIndex([]string{"ACME-CANARY-7731"}, prompt, 40)
+	b.SetBytes(int64(len(answer)))
+	b.ReportAllocs()
+	for b.Loop() {
+		l := newLeakCheck(x)
+		for i := 0; i < len(answer); i += 20 {
+			if l.add(answer[i:min(i+20, len(answer))]) != "" {
+				b.Fatal("false leak")
 			}
 		}
 	}
