@@ -62,6 +62,15 @@ type Output interface {
 	Flush() string
 }
 
+// Blocker is an Output that may stop the answer altogether. The gateway
+// asks after each Text and Flush; once Blocked reports true the filter
+// releases nothing more, and the gateway replaces the choice with a
+// policy message (finish_reason "content_filter") or ends the stream
+// with an error event. Reason names what was found, never the value.
+type Blocker interface {
+	Blocked() (reason string, ok bool)
+}
+
 // Usage is the token count an upstream reported.
 type Usage struct {
 	PromptTokens     int64 `json:"prompt_tokens"`

@@ -349,6 +349,10 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *rou
 			}
 			if o.outputs != nil && !skip {
 				data = o.outputs.chunk(data)
+				if reason, ok := o.outputs.blocked(); ok {
+					endBlocked(w, flusher, reason)
+					return true, nil
+				}
 				f, _ = wire.Scan(data)
 			}
 			if o.generated != nil {
@@ -378,7 +382,12 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *rou
 		data, err = s.Next()
 		if err == io.EOF {
 			if o.outputs != nil {
-				if rest := o.outputs.rest(model); rest != nil {
+				rest := o.outputs.rest(model)
+				if reason, ok := o.outputs.blocked(); ok {
+					endBlocked(w, flusher, reason)
+					return true, nil
+				}
+				if rest != nil {
 					w.Write(wire.AppendEvent(nil, rest))
 					if o.generated != nil {
 						*o.generated = appendContent(*o.generated, rest)
@@ -406,6 +415,16 @@ func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *rou
 }
 
 var doneEvent = []byte("data: [DONE]\n\n")
+
+// endBlocked ends a stream the guard's output policy stopped: an error
+// event (code content_policy_violation) and no [DONE]; the held text is
+// never sent, and returning closes the upstream stream.
+func endBlocked(w http.ResponseWriter, flusher http.Flusher, reason string) {
+	w.Write(wire.AppendEvent(nil, blockedError(reason)))
+	if flusher != nil {
+		flusher.Flush()
+	}
+}
 
 // parseUsage reads a usage object straight from the scanned body (no
 // decoding of the rest: this runs on every answer).

@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
+	"net/http"
+	"sort"
+
 	"switchyard/internal/call"
 
 	wire "switchyard/internal/wire/openai"
@@ -78,17 +81,62 @@ func visit(doc []byte, fn func(idx int64, choice, text wire.Span, finished bool)
 	})
 }
 
-// body filters a whole (non-streamed) answer.
+// blockedBy is the reason f blocked its answer, if it is a call.Blocker
+// that did.
+func blockedBy(f call.Output) (string, bool) {
+	if b, ok := f.(call.Blocker); ok {
+		return b.Blocked()
+	}
+	return "", false
+}
+
+// blocked reports the first choice whose filter blocked the answer.
+func (o *outputs) blocked() (string, bool) {
+	for _, idx := range o.order {
+		if reason, ok := blockedBy(o.byIdx[idx]); ok {
+			return reason, true
+		}
+	}
+	return "", false
+}
+
+// blockedMessage is the text that replaces a blocked answer: it names
+// what was found, never the value.
+func blockedMessage(reason string) string {
+	return "The answer was withheld by the guard policy: it contains " + reason + "."
+}
+
+// blockedError is the error event that ends a blocked stream.
+func blockedError(reason string) []byte {
+	return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "content_policy_violation", "", blockedMessage(reason)).Marshal()
+}
+
+var contentFilter = []byte(`"content_filter"`)
+
+// body filters a whole (non-streamed) answer. A choice whose filter
+// blocks gets the policy message as its text and finish_reason
+// "content_filter", as a provider's own content filter answers.
 func (o *outputs) body(doc []byte) []byte {
 	var edits []edit
-	visit(doc, func(idx int64, _ wire.Span, text wire.Span, _ bool) {
+	visit(doc, func(idx int64, c wire.Span, text wire.Span, _ bool) {
 		s, ok := wire.String(doc, text)
 		if !ok {
 			return
 		}
 		f := o.of(idx)
-		edits = append(edits, replaceString(text, f.Text(s)+f.Flush()))
+		out := f.Text(s)
+		out += f.Flush()
+		reason, blocked := blockedBy(f)
+		if !blocked {
+			edits = append(edits, replaceString(text, out))
+			return
+		}
+		edits = append(edits, replaceString(text, blockedMessage(reason)))
+		if fr := wire.Member(doc, c, "finish_reason"); fr.Present() {
+			edits = append(edits, edit{fr.Start, fr.End, contentFilter})
+		}
 	})
+	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
 	return apply(doc, edits)
 }
 

@@ -107,3 +107,46 @@ func TestParseUsage(t *testing.T) {
 		t.Error("absent usage read")
 	}
 }
+
+// blockX blocks the answer once it sees "X".
+type blockX struct{ blocked bool }
+
+func (b *blockX) Text(s string) string {
+	b.blocked = b.blocked || strings.Contains(s, "X")
+	if b.blocked {
+		return ""
+	}
+	return s
+}
+func (b *blockX) Flush() string           { return "" }
+func (b *blockX) Blocked() (string, bool) { return "EMAIL (personal data)", b.blocked }
+
+var _ call.Blocker = (*blockX)(nil)
+
+// TestOutputsBodyBlocked: a blocked choice gets the policy message and
+// finish_reason content_filter, wherever finish_reason sits; the other
+// choices are untouched.
+func TestOutputsBodyBlocked(t *testing.T) {
+	doc := []byte(`{"choices":[{"finish_reason":"stop","index":0,"message":{"role":"assistant","content":"mail X now"}},` +
+		`{"index":1,"message":{"content":"fine"},"finish_reason":"length"}]}`)
+	o := &outputs{make: func() call.Output { return &blockX{} }}
+	out := o.body(doc)
+	var v struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+			Message      struct{ Content string }
+		}
+	}
+	if err := json.Unmarshal(out, &v); err != nil || len(v.Choices) != 2 {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if c := v.Choices[0]; c.FinishReason != "content_filter" || c.Message.Content != blockedMessage("EMAIL (personal data)") {
+		t.Errorf("blocked choice: %s", out)
+	}
+	if c := v.Choices[1]; c.FinishReason != "length" || c.Message.Content != "fine" {
+		t.Errorf("other choice: %s", out)
+	}
+	if reason, ok := o.blocked(); !ok || reason != "EMAIL (personal data)" {
+		t.Errorf("blocked() = %q %v", reason, ok)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"switchyard/internal/audit"
 	"switchyard/internal/call"
@@ -402,33 +403,87 @@ func (g *Gate) Input(ctx context.Context, c *call.Call, r *call.Request) ([]byte
 		body = append(body, r.Body[last:]...)
 	}
 	restore := pseudo != nil && in.Pseudonymises()
+	out, err := g.outputFilters(c, r, outRules, cfg.HoldBack, restore, pseudo)
+	return body, out, err
+}
+
+// outputFilters returns the maker of output filters for the output rules
+// (nil when they do nothing and nothing is to be restored).
+func (g *Gate) outputFilters(c *call.Call, r *call.Request, rules policy.Rules, hold int, restore bool, pseudo *Redactor) (func() call.Output, error) {
+	actions := map[string]string{}
 	var outTypes []string
 	for _, typ := range policy.PIITypes {
-		if a := outRules.PIIAction(typ); a == policy.Redact || a == policy.Block {
+		if a := rules.PIIAction(typ); a != policy.Allow {
 			outTypes = append(outTypes, typ)
+			actions[typ] = a
 		}
 	}
-	if !restore && len(outTypes) == 0 {
-		return body, nil, nil
+	cats := false
+	for _, a := range rules.Categories {
+		cats = cats || a != policy.Allow
+	}
+	leakAct := rules.LeakAction()
+	if !restore && len(outTypes) == 0 && !cats && leakAct == policy.Allow {
+		return nil, nil
 	}
 	var outScanner *Scanner
 	if len(outTypes) > 0 {
 		sc, err := g.outputScanner(outTypes)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		outScanner = sc
 	}
-	hold := cfg.HoldBack
-	return body, func() call.Output {
-		// Restore the caller's pseudonymised values first, then redact
-		// what the output policy forbids (with its own numbering).
-		var o chainOutput
+	if hold <= 0 {
+		hold = DefaultHoldBack
+	}
+	// The hold-back covers what inspection looks for, so a block comes
+	// before any of it is released.
+	var secrets []string
+	var prompt string
+	span := 0
+	if leakAct != policy.Allow {
+		secrets = rules.Leak.Secrets
+		for _, s := range secrets {
+			hold = max(hold, utf8.RuneCountInString(s))
+		}
+		if rules.Leak.SystemPrompt {
+			prompt = systemPrompt(c.Op, r.Body, r.Fields)
+			span = rules.Leak.Span()
+			hold = max(hold, span)
+		}
+	}
+	if cats {
+		hold = max(hold, 32)
+	}
+	inspect := len(outTypes) > 0 || cats || leakAct != policy.Allow
+	var catScanner *Scanner
+	if cats {
+		catScanner = g.input.Load().sc
+	}
+	var leak *leakIndex
+	if leakAct != policy.Allow {
+		leak = newLeakIndex(secrets, prompt, max(span, 1))
+	}
+	w := auditWho(c)
+	return func() call.Output {
+		// Restore the caller's pseudonymised values first, then inspect,
+		// flag, redact or block what the output policy names (redacted
+		// values get their own numbering).
+		o := &outputFilter{decisions: map[string]int{}, catAct: rules.CategoryAction, leakAct: leakAct}
 		if restore {
 			o.restore = NewStreamRedactor(nil, pseudo, hold, true)
 		}
-		if outScanner != nil {
-			o.redact = NewStreamRedactor(outScanner, NewRedactor(), hold, false)
+		if inspect {
+			o.hold = NewStreamRedactor(outScanner, NewRedactor(), hold, false)
+			o.hold.actions, o.hold.counts = actions, map[string]int{}
+			o.report = func(d map[string]int, blocked bool) { g.recordOutput(w, d, blocked) }
+		}
+		if catScanner != nil {
+			o.cats = newCategoryTally(catScanner)
+		}
+		if leak != nil {
+			o.leak = newLeakCheck(leak)
 		}
 		return o
 	}, nil
@@ -470,30 +525,6 @@ func redactBoth(text string, change, pseudonymise []Finding, r, p *Redactor) str
 	return string(runes)
 }
 
-// chainOutput restores, then redacts, a stream of generated text.
-type chainOutput struct{ restore, redact *StreamRedactor }
-
-func (o chainOutput) Text(s string) string {
-	if o.restore != nil {
-		s = o.restore.Write(s)
-	}
-	if o.redact != nil {
-		s = o.redact.Write(s)
-	}
-	return s
-}
-
-func (o chainOutput) Flush() string {
-	s := ""
-	if o.restore != nil {
-		s = o.restore.Flush()
-	}
-	if o.redact != nil {
-		s = o.redact.Write(s) + o.redact.Flush()
-	}
-	return s
-}
-
 func dedupe(xs []string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -514,38 +545,14 @@ func (g *Gate) record(ctx context.Context, c *call.Call, decisions map[string]in
 	if len(decisions) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(decisions))
-	for k := range decisions {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + strconv.Itoa(decisions[k])
-	}
-	action := "guard.flag"
-	for _, k := range keys {
-		if strings.HasSuffix(k, ":"+policy.Redact) || strings.HasSuffix(k, ":"+policy.Pseudonymise) {
-			action = "guard.redact"
-		}
-	}
-	if blocked {
-		action = "guard.block"
-	}
-	target := "-"
-	if c.Key != nil && c.Key.ProjectID != "" {
-		target = c.Key.ProjectID
-	}
-	detail := map[string]string{"decisions": strings.Join(parts, ",")}
+	parts, action := summary(decisions, blocked)
+	detail := map[string]string{"decisions": parts}
 	if injection > 0 {
 		detail["injection_score"] = strconv.FormatFloat(injection, 'f', 2, 64)
 	}
-	actor := "-"
-	if c.Key != nil {
-		actor = c.Key.ID
-	}
+	w := auditWho(c)
 	if g.audit != nil {
-		e := audit.Entry{Actor: actor, Action: action, Target: target, RequestID: c.RequestID, Detail: detail}
+		e := audit.Entry{Actor: w.actor, Action: action, Target: w.target, RequestID: w.requestID, Detail: detail}
 		if err := g.audit.RecordContext(ctx, e); err != nil {
 			return &call.Refusal{Kind: call.ErrUnavailable, Cause: err,
 				Message: "The guard's audit log cannot take entries right now; try again shortly."}
@@ -554,3 +561,69 @@ func (g *Gate) record(ctx context.Context, c *call.Call, decisions map[string]in
 	g.log.LogAttrs(ctx, slog.LevelInfo, "guard", slog.String("id", c.RequestID), slog.String("action", action), slog.String("decisions", detail["decisions"]))
 	return nil
 }
+
+// summary is the decisions as "TYPE:action=count,…" (sorted) and the
+// audit action they add up to: guard.block, guard.redact or guard.flag.
+func summary(decisions map[string]int, blocked bool) (parts, action string) {
+	keys := make([]string, 0, len(decisions))
+	for k := range decisions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	action = "guard.flag"
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(k + "=" + strconv.Itoa(decisions[k]))
+		if strings.HasSuffix(k, ":"+policy.Redact) || strings.HasSuffix(k, ":"+policy.Pseudonymise) {
+			action = "guard.redact"
+		}
+	}
+	if blocked {
+		action = "guard.block"
+	}
+	return sb.String(), action
+}
+
+// who is whom an audit entry is about.
+type who struct{ actor, target, requestID string }
+
+func auditWho(c *call.Call) who {
+	w := who{actor: "-", target: "-", requestID: c.RequestID}
+	if c.Key != nil {
+		w.actor = c.Key.ID
+		if c.Key.ProjectID != "" {
+			w.target = c.Key.ProjectID
+		}
+	}
+	return w
+}
+
+// recordOutput audits one answer's output decisions, with the detail
+// direction=output. The answer has already gone (or is going) to the
+// client, so it never waits: when the audit queue is full, a goroutine
+// waits for room (or the log's Close) instead of the request.
+func (g *Gate) recordOutput(w who, decisions map[string]int, blocked bool) {
+	if len(decisions) == 0 {
+		return
+	}
+	parts, action := summary(decisions, blocked)
+	g.log.LogAttrs(context.Background(), slog.LevelInfo, "guard output", slog.String("id", w.requestID), slog.String("action", action), slog.String("decisions", parts))
+	if g.audit == nil {
+		return
+	}
+	e := audit.Entry{Actor: w.actor, Action: action, Target: w.target, RequestID: w.requestID,
+		Detail: map[string]string{"decisions": parts, "direction": "output"}}
+	if err := g.audit.RecordContext(doneCtx, e); err != nil {
+		go g.audit.Record(e)
+	}
+}
+
+// doneCtx is an ended context: RecordContext with it never waits.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()

@@ -150,6 +150,15 @@ type StreamRedactor struct {
 	hold    int
 	restore bool
 	pending string
+
+	// actions, when set, is the output policy's action per type: a
+	// finding about to be released whose action is block stops the
+	// stream (blocked names its type and nothing more is released), a
+	// flagged one passes unchanged, a redacted one is masked. Each
+	// released finding is counted in counts as "TYPE:action".
+	actions map[string]string
+	counts  map[string]int
+	blocked string
 }
 
 // NewStreamRedactor returns a StreamRedactor that redacts with s and r, or
@@ -165,8 +174,39 @@ func isStreamToken(c byte) bool {
 	return isAlnum(c) || c >= 0x80 && c < 0xC0 || strings.IndexByte("@.-_+:/()%=", c) >= 0
 }
 
+// findings is what the scanner finds in p (nothing without a scanner).
+func (sr *StreamRedactor) findings(p string) []Finding {
+	if sr.s == nil {
+		return nil
+	}
+	return sr.s.PII(p)
+}
+
+// act applies the actions to findings about to be released: it returns
+// those to redact, or ok false when one blocks the stream.
+func (sr *StreamRedactor) act(fs []Finding) (redact []Finding, ok bool) {
+	if sr.actions == nil {
+		return fs, true
+	}
+	for _, f := range fs {
+		a := sr.actions[f.Type]
+		sr.counts[f.Type+":"+a]++
+		switch a {
+		case "block":
+			sr.blocked, sr.pending = f.Type, ""
+			return nil, false
+		case "redact":
+			redact = append(redact, f)
+		}
+	}
+	return redact, true
+}
+
 // Write adds chunk and returns what can be released now.
 func (sr *StreamRedactor) Write(chunk string) string {
+	if sr.blocked != "" {
+		return ""
+	}
 	sr.pending += chunk
 	if sr.restore {
 		return sr.writeRestore()
@@ -205,7 +245,7 @@ func (sr *StreamRedactor) Write(chunk string) string {
 // back so no finding is split) and keeps the rest.
 func (sr *StreamRedactor) release(cut int) string {
 	p := sr.pending
-	fs := sr.s.PII(p)
+	fs := sr.findings(p)
 	// findings in bytes
 	var out []Finding
 	rpos, bpos := 0, 0
@@ -221,6 +261,10 @@ func (sr *StreamRedactor) release(cut int) string {
 			break
 		}
 		out = append(out, f)
+	}
+	out, ok := sr.act(out)
+	if !ok {
+		return ""
 	}
 	head := p[:cut]
 	sr.pending = p[cut:]
@@ -257,7 +301,11 @@ func (sr *StreamRedactor) Flush() string {
 	if sr.restore {
 		return sr.r.Restore(p)
 	}
-	return sr.r.Redact(p, sr.s.PII(p))
+	out, ok := sr.act(sr.findings(p))
+	if !ok {
+		return ""
+	}
+	return sr.r.Redact(p, out)
 }
 
 // HoldBack returns the hold-back in runes.

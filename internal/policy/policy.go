@@ -32,6 +32,46 @@ type Rules struct {
 	// Categories maps a content category (violence, self-harm, …) or "*"
 	// to allow, flag or block.
 	Categories map[string]string `json:"categories,omitempty" yaml:"categories"`
+	// Leak (output only) catches an answer that repeats a secret or the
+	// request's system prompt.
+	Leak *Leak `json:"leak,omitempty" yaml:"leak"`
+}
+
+// DefaultMinSpan is the shortest run of a system prompt, in characters,
+// that counts as a leak when Leak.MinSpan is 0.
+const DefaultMinSpan = 40
+
+// Leak is the output check for an answer that gives away what it should
+// not: one of the configured secret strings, or a long verbatim run of the
+// request's system prompt (compared case-insensitively, with runs of
+// white space as one space).
+type Leak struct {
+	// Action is flag or block (allow or empty: off).
+	Action string `json:"action,omitempty" yaml:"action"`
+	// Secrets are strings no answer may contain (a canary, an internal
+	// code name).
+	Secrets []string `json:"secrets,omitempty" yaml:"secrets"`
+	// SystemPrompt checks the answer for MinSpan or more characters of
+	// the request's system message(s) in a row.
+	SystemPrompt bool `json:"system_prompt,omitempty" yaml:"system_prompt"`
+	// MinSpan is that length (0: DefaultMinSpan).
+	MinSpan int `json:"min_span,omitempty" yaml:"min_span"`
+}
+
+// Span is the leak check's minimum span of the system prompt.
+func (l *Leak) Span() int {
+	if l.MinSpan > 0 {
+		return l.MinSpan
+	}
+	return DefaultMinSpan
+}
+
+// LeakAction is the action for a leak (allow when none is configured).
+func (r *Rules) LeakAction() string {
+	if r.Leak == nil || r.Leak.Action == "" || len(r.Leak.Secrets) == 0 && !r.Leak.SystemPrompt {
+		return Allow
+	}
+	return r.Leak.Action
 }
 
 // Policy is a whole guard policy.
@@ -89,7 +129,7 @@ func (r *Rules) Empty() bool {
 			return false
 		}
 	}
-	return r.InjectionAction() == Allow
+	return r.InjectionAction() == Allow && r.LeakAction() == Allow
 }
 
 // Pseudonymises reports whether any PII action restores values later.
@@ -127,6 +167,22 @@ func (p *Policy) Validate() error {
 		for _, c := range sortedKeys(d.r.Categories) {
 			if a := d.r.Categories[c]; !contains([]string{Allow, Flag, Block}, a) {
 				errs = append(errs, fmt.Errorf("%s.categories.%s: unknown action %q (want allow, flag or block)", d.name, c, a))
+			}
+		}
+		if l := d.r.Leak; l != nil {
+			if d.name == "input" {
+				errs = append(errs, errors.New("input.leak: the leak check applies to output"))
+			}
+			if l.Action != "" && !contains([]string{Allow, Flag, Block}, l.Action) {
+				errs = append(errs, fmt.Errorf("%s.leak.action: unknown action %q (want allow, flag or block)", d.name, l.Action))
+			}
+			if l.MinSpan != 0 && (l.MinSpan < 8 || l.MinSpan > 1000) {
+				errs = append(errs, fmt.Errorf("%s.leak.min_span: %d is out of range (8 to 1000 characters)", d.name, l.MinSpan))
+			}
+			for i, sec := range l.Secrets {
+				if n := len([]rune(sec)); n < 4 || n > 1000 {
+					errs = append(errs, fmt.Errorf("%s.leak.secrets[%d]: want 4 to 1000 characters, not %d", d.name, i, n))
+				}
 			}
 		}
 	}

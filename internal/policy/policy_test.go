@@ -28,6 +28,18 @@ func TestResolveAndActions(t *testing.T) {
 		{`{"output":{"pii":{"*":"pseudonymise"}}}`, "applies to input", nil},
 		{`{"input":{"injection":"redact"}}`, "unknown action", nil},
 		{`{"inputs":{}}`, "unknown field", nil},
+		{`{"output":{"pii":{"EMAIL":"block"},"categories":{"violence":"block"},"leak":{"action":"block","secrets":["ACME-7731"],"system_prompt":true}}}`, "", func(p Policy) bool {
+			return p.Output.PIIAction("EMAIL") == Block && p.Output.CategoryAction("violence") == Block &&
+				p.Output.LeakAction() == Block && p.Output.Leak.Span() == DefaultMinSpan && !p.Output.Empty()
+		}},
+		{`{"output":{"leak":{"action":"flag","system_prompt":true,"min_span":60}}}`, "", func(p Policy) bool {
+			return p.Output.LeakAction() == Flag && p.Output.Leak.Span() == 60
+		}},
+		{`{"output":{"leak":{"action":"block"}}}`, "", func(p Policy) bool { return p.Output.LeakAction() == Allow && p.Output.Empty() }},
+		{`{"input":{"leak":{"action":"block","system_prompt":true}}}`, "applies to output", nil},
+		{`{"output":{"leak":{"action":"redact","system_prompt":true}}}`, "unknown action", nil},
+		{`{"output":{"leak":{"action":"block","system_prompt":true,"min_span":3}}}`, "out of range", nil},
+		{`{"output":{"leak":{"action":"block","secrets":["ab"]}}}`, "4 to 1000", nil},
 	}
 	for _, c := range cases {
 		p, err := Resolve(json.RawMessage(c.raw), named, Detect)
