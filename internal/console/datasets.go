@@ -77,11 +77,15 @@ func (c *Console) createDataset(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 func (c *Console) datasetFail(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	if errors.Is(err, dataset.ErrNotFound) {
+	switch {
+	case errors.Is(err, dataset.ErrNotFound):
 		c.fail(w, r, s, http.StatusNotFound, "err.notfound", "")
-		return
+	case errors.Is(err, dataset.ErrInvalid), errors.Is(err, dataset.ErrConflict):
+		c.fail(w, r, s, http.StatusBadRequest, "err.invalid", err.Error())
+	default: // the database or the disk: nothing of it for the page
+		c.log.Error("console datasets", "id", r.Header.Get("X-Request-Id"), "err", err)
+		c.fail(w, r, s, http.StatusInternalServerError, "err.server", "")
 	}
-	c.fail(w, r, s, http.StatusBadRequest, "err.invalid", err.Error())
 }
 
 // datasetFor finds the path's dataset if the session may read it; manage

@@ -750,12 +750,16 @@ func (c *Console) promote(w http.ResponseWriter, r *http.Request, s *session) {
 	if err == nil {
 		err = st.Promote(r.PathValue("name"), v)
 	}
-	if errors.Is(err, spec.ErrNotFound) {
+	switch {
+	case errors.Is(err, spec.ErrNotFound):
 		c.fail(w, r, s, http.StatusNotFound, "err.notfound", "")
 		return
-	}
-	if err != nil {
+	case errors.Is(err, spec.ErrInvalid), errors.Is(err, spec.ErrConflict):
 		c.fail(w, r, s, http.StatusBadRequest, "err.invalid", err.Error())
+		return
+	case err != nil: // the store on disk: its paths stay in the log
+		c.log.Error("console specialists", "id", r.Header.Get("X-Request-Id"), "err", err)
+		c.fail(w, r, s, http.StatusInternalServerError, "err.server", "")
 		return
 	}
 	c.record(r, s, "specialist.promote", r.PathValue("name"), map[string]string{"version": strconv.Itoa(v)})

@@ -13,6 +13,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,6 +94,23 @@ func CallID(ctx context.Context) string {
 	return id
 }
 
+// ownIDs makes call ids when no middleware gave one: a random per-process
+// prefix and a counter, unique per call.
+var ownIDs = newIDs()
+
+type ids struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newIDs() *ids {
+	var b [6]byte
+	rand.Read(b[:])
+	return &ids{prefix: "call_" + hex.EncodeToString(b[:]) + "_"}
+}
+
+func (g *ids) next() string { return g.prefix + strconv.FormatUint(g.n.Add(1), 36) }
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
@@ -117,8 +136,11 @@ func (g *Service) Handler(op provider.Op) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &call.Call{Op: op, Start: time.Now(), RequestID: r.Header.Get(HeaderRequestID),
 			ID: CallID(r.Context()), Tags: r.Header.Get("X-Switchyard-Tags")}
-		if c.ID == "" {
-			c.ID = c.RequestID
+		if c.ID == "" { // a caller without the server's middleware
+			c.ID = ownIDs.next()
+		}
+		if c.RequestID == "" {
+			c.RequestID = c.ID
 		}
 		// 1. Authenticate.
 		k, err := g.authenticate(r, c.Start)
@@ -195,9 +217,12 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 			return
 		}
 		if body != nil {
-			if nf, err := wire.Scan(body); err == nil {
-				req.Body, req.Fields = body, nf
+			nf, err := wire.Scan(body)
+			if err != nil { // never send the unguarded body instead
+				o.fail(w, fmt.Errorf("guard rewrote the body into one that does not scan: %w", err))
+				return
 			}
+			req.Body, req.Fields = body, nf
 		}
 		if out != nil {
 			o.outputs = &outputs{make: out}

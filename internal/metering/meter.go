@@ -307,6 +307,8 @@ func (t *ticket) release() {
 
 // Done implements call.Ticket: count, price, settle and record.
 func (t *ticket) Done(r *call.Result) {
+	// Its own context, not the request's: the call is over (the client may
+	// have gone) and its usage must still be settled and recorded.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tok := Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens, Completion: r.Usage.CompletionTokens}
