@@ -220,6 +220,7 @@ type Plan struct {
 	m     *Model
 	retry int  // attempts made on the current model
 	slept bool // the backoff before the next attempt is done
+	free  int  // attempts refused before sending, not counted as retries
 
 	tried  [8]*Deployment
 	ntried int
@@ -329,7 +330,7 @@ func (p *Plan) nextModel() bool {
 		if p.r.obs != nil {
 			p.r.obs.Fallback(p.m.Name, mm.Name) // from the model last routed, not a skipped name
 		}
-		p.m, p.retry, p.ntried, p.slept = mm, 0, 0, false
+		p.m, p.retry, p.ntried, p.slept, p.free = mm, 0, 0, false, 0
 		return true
 	}
 	return false
@@ -354,6 +355,13 @@ func (p *Plan) Report(d *Deployment, committed bool, err error) (again bool) {
 	}
 	if ra := provider.RetryAfterOf(err); ra > 0 {
 		d.h.coolUntil(r.clock.Now().Add(ra))
+	}
+	if errors.Is(err, provider.ErrNotSent) && p.free < len(p.m.Deployments) {
+		// Refused before sending (the deployment's own limit): moving on
+		// to another deployment is not a retry, and needs no backoff.
+		p.free++
+		p.retry--
+		p.slept = true
 	}
 	return true
 }

@@ -1131,3 +1131,35 @@ models:
 		t.Errorf("the next request: tried %v err %v, want the probe served", res.tried, res.err)
 	}
 }
+
+// A deployment refused at its own limit before anything was sent is not a
+// retry: with max_retries 0 the next deployment is still tried, at once.
+func TestNotSentIsNotARetry(t *testing.T) {
+	e := setupYAML(t, `
+models:
+  - name: m
+    max_retries: 0
+    deployments: [{id: a, provider: fake}, {id: b, provider: fake}]
+`, zero)
+	ctx := context.Background()
+	p, err := e.r.Plan("m", provider.OpChat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.Next(ctx)
+	if err != nil || d.ID != "a" {
+		t.Fatalf("first: %v %v", d, err)
+	}
+	limit := fmt.Errorf("%w: %w", provider.ErrNotSent, &provider.StatusError{Status: 429, RetryAfter: time.Second})
+	if !p.Report(d, false, limit) {
+		t.Fatal("Report says stop after a refusal before sending")
+	}
+	d, err = p.Next(ctx)
+	if err != nil || d.ID != "b" {
+		t.Fatalf("after a's refusal: %v %v, want b", d, err)
+	}
+	if s := e.clock.slept(); len(s) != 0 {
+		t.Errorf("slept %v before b, want no backoff", s)
+	}
+	p.Report(d, false, nil)
+}
