@@ -177,11 +177,13 @@ func TestPlaygroundProxy(t *testing.T) {
 		}
 		return resp, sb.String()
 	}
-	if resp, _ := post("", tenancy.AdminEnvKeyID); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("chat without csrf: %d, want 403", resp.StatusCode)
+	// Refusals come in the API's one error shape, with a code.
+	if resp, out := post("", tenancy.AdminEnvKeyID); resp.StatusCode != http.StatusForbidden ||
+		resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(out, `"code":"invalid_csrf_token"`) {
+		t.Errorf("chat without csrf: %d %s %s, want 403 invalid_csrf_token", resp.StatusCode, resp.Header.Get("Content-Type"), out)
 	}
-	if resp, _ := post(m[1], "key_nonexistent"); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("chat with a key not ours: %d, want 403", resp.StatusCode)
+	if resp, out := post(m[1], "key_nonexistent"); resp.StatusCode != http.StatusForbidden || !strings.Contains(out, `"param":"key"`) {
+		t.Errorf("chat with a key not ours: %d %s, want 403 naming param key", resp.StatusCode, out)
 	}
 	resp, out := post(m[1], tenancy.AdminEnvKeyID)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/event-stream") {

@@ -5,13 +5,13 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"switchyard/internal/call"
+	wire "switchyard/internal/wire/openai"
 	"time"
 
 	"switchyard/internal/audit"
@@ -510,11 +510,11 @@ func (c *Console) playgroundPage(w http.ResponseWriter, r *http.Request, s *sess
 func (c *Console) chat(w http.ResponseWriter, r *http.Request) {
 	s, err := c.session(r)
 	if err != nil {
-		http.Error(w, `{"error":{"message":"Sign in to the console first.","type":"authentication_error"}}`, http.StatusUnauthorized)
+		gateway.WriteError(w, wire.NewError(http.StatusUnauthorized, wire.TypeAuthentication, "not_signed_in", "", "Sign in to the console first."))
 		return
 	}
 	if r.Header.Get("X-CSRF-Token") == "" || !validCSRF(r, s.csrf) {
-		http.Error(w, `{"error":{"message":"Missing or wrong CSRF token.","type":"permission_error"}}`, http.StatusForbidden)
+		gateway.WriteError(w, wire.NewError(http.StatusForbidden, wire.TypePermission, "invalid_csrf_token", "", "Missing or wrong CSRF token."))
 		return
 	}
 	want := r.URL.Query().Get("key")
@@ -525,12 +525,12 @@ func (c *Console) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if key == nil || c.gw == nil {
-		http.Error(w, `{"error":{"message":"You may not call with this key.","type":"permission_error"}}`, http.StatusForbidden)
+		gateway.WriteError(w, wire.NewError(http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "key", "You may not call with this key."))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	body, err := gateway.ReadBody(w, r, 1<<20)
 	if err != nil {
-		http.Error(w, `{"error":{"message":"The body is too large.","type":"invalid_request_error"}}`, http.StatusRequestEntityTooLarge)
+		gateway.WriteError(w, err)
 		return
 	}
 	id := r.Header.Get(gateway.HeaderRequestID)
