@@ -63,6 +63,8 @@ type Gate struct {
 	store   *specialist.Store                   // opened by the watcher, guarded by checkMu
 	checkMu sync.Mutex                          // serialises checks (never taken by a request)
 
+	outputWaiters chan struct{} // output audit entries waiting aside for queue room
+
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -80,7 +82,8 @@ func NewGate(ctx context.Context, o GateOptions) (*Gate, error) {
 	if o.Config == nil {
 		return nil, errors.New("guard gate: no config")
 	}
-	g := &Gate{cfg: o.Config, dataDir: o.DataDir, audit: o.Audit, log: o.Log, interval: o.Interval, wrap: o.wrap, done: make(chan struct{})}
+	g := &Gate{cfg: o.Config, dataDir: o.DataDir, audit: o.Audit, log: o.Log, interval: o.Interval, wrap: o.wrap, done: make(chan struct{}),
+		outputWaiters: make(chan struct{}, maxOutputWaiters)}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -603,8 +606,9 @@ func auditWho(c *call.Call) who {
 
 // recordOutput audits one answer's output decisions, with the detail
 // direction=output. The answer has already gone (or is going) to the
-// client, so it never waits: when the audit queue is full, a goroutine
-// waits for room (or the log's Close) instead of the request.
+// client, so it does not wait while it can help it: when the audit queue
+// is full, up to maxOutputWaiters goroutines wait for room (or the log's
+// Close) instead of requests; beyond that the request waits.
 func (g *Gate) recordOutput(w who, decisions map[string]int, blocked bool) {
 	if len(decisions) == 0 {
 		return
@@ -616,10 +620,23 @@ func (g *Gate) recordOutput(w who, decisions map[string]int, blocked bool) {
 	}
 	e := audit.Entry{Actor: w.actor, Action: action, Target: w.target, RequestID: w.requestID,
 		Detail: map[string]string{"decisions": parts, "direction": "output"}}
-	if err := g.audit.RecordContext(doneCtx, e); err != nil {
-		go g.audit.Record(e)
+	if err := g.audit.RecordContext(doneCtx, e); err == nil {
+		return
+	}
+	select {
+	case g.outputWaiters <- struct{}{}: // a bounded number wait aside
+		go func() {
+			defer func() { <-g.outputWaiters }()
+			g.audit.Record(e)
+		}()
+	default: // beyond that, back-pressure: this call waits for room
+		g.audit.Record(e)
 	}
 }
+
+// maxOutputWaiters bounds the goroutines holding output audit entries
+// while the audit queue is full.
+const maxOutputWaiters = 1024
 
 // doneCtx is an ended context: RecordContext with it never waits.
 var doneCtx = func() context.Context {
