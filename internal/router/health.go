@@ -118,7 +118,7 @@ func (r *Router) report(d *Deployment, err error, took time.Duration) {
 	defer h.mu.Unlock()
 	if err != nil && !notSent && !clientFault(err) {
 		h.lastErr = err.Error()
-		h.lastErrT = time.Now()
+		h.lastErrT = r.clock.Now()
 	}
 	if err == nil {
 		h.lat[h.latN%latencyWindow] = took
