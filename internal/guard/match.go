@@ -34,6 +34,7 @@ type kw struct {
 	id           int
 	weight       float64
 	wordL, wordR bool // needs a word boundary on the left / right
+	c2           int  // third byte, or -1 for a two-byte keyword
 }
 
 type kwHit struct {
@@ -62,6 +63,10 @@ func newMatcher(list []kw) *matcher {
 		}
 		k.wordL = isAlnum(k.s[0])
 		k.wordR = isAlnum(k.s[len(k.s)-1])
+		k.c2 = -1
+		if len(k.s) > 2 {
+			k.c2 = int(k.s[2])
+		}
 		key := uint16(k.s[0])<<8 | uint16(k.s[1])
 		b := m.head[key]
 		if b == 0 {
@@ -83,9 +88,13 @@ func (m *matcher) find(s string, fn func(h kwHit)) {
 		if b == 0 {
 			continue
 		}
+		c2 := -2 // matches no keyword's third byte
+		if i+2 < n {
+			c2 = int(lower(s[i+2]))
+		}
 		for _, ki := range m.bkt[b] {
 			k := &m.kws[ki]
-			if i+len(k.s) > n || !hasPrefixFold(s[i:], k.s) {
+			if k.c2 >= 0 && k.c2 != c2 || i+len(k.s) > n || !hasPrefixFold(s[i:], k.s) {
 				continue
 			}
 			if k.wordL && i > 0 && isAlnum(s[i-1]) {
