@@ -1,8 +1,10 @@
 package guard
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mixedText is Chinese and English prose with some PII, as chat traffic.
@@ -78,4 +80,22 @@ func BenchmarkStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/chunk")
 	b.ReportMetric(float64(held)/float64(n), "heldbytes/chunk")
+}
+
+// BenchmarkCheck4KBLatency times each scan of the 4 KB prompt on its own
+// and reports the median and the 99th percentile over the run's scans
+// (thousands at the default -benchtime).
+func BenchmarkCheck4KBLatency(b *testing.B) {
+	s := mustNew(b, Options{})
+	text := strings.ToValidUTF8(mixedText(4096), "")
+	var d []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		s.Scan(text)
+		d = append(d, time.Since(t0))
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds())/1e3, "p99-µs")
+	b.ReportMetric(float64(len(d)), "scans")
 }

@@ -96,21 +96,39 @@ func (cs *categorySet) score(text string, thresh float64) []Category {
 
 // scoreNorm scores normalised text; a repeated term counts once.
 func (cs *categorySet) scoreNorm(ns string, thresh float64) []Category {
-	keep := make([]float64, len(cs.cats))
-	for i := range keep {
-		keep[i] = 1
+	ct := cs.tally()
+	cs.m.find(ns, func(h kwHit) { ct.hit(ns, h) })
+	return ct.finish(ns, thresh)
+}
+
+// catScore accumulates one text's category hits (see scoreNorm).
+type catScore struct {
+	cs   *categorySet
+	keep []float64
+	seen []string
+}
+
+func (cs *categorySet) tally() *catScore {
+	ct := &catScore{cs: cs, keep: make([]float64, len(cs.cats))}
+	for i := range ct.keep {
+		ct.keep[i] = 1
 	}
-	var seen []string
-	cs.m.find(ns, func(h kwHit) {
-		w := ns[h.start:h.end]
-		for _, x := range seen {
-			if x == w {
-				return
-			}
+	return ct
+}
+
+func (ct *catScore) hit(ns string, h kwHit) {
+	w := ns[h.start:h.end]
+	for _, x := range ct.seen {
+		if x == w {
+			return
 		}
-		seen = append(seen, w)
-		keep[h.id] *= 1 - h.weight
-	})
+	}
+	ct.seen = append(ct.seen, w)
+	ct.keep[h.id] *= 1 - h.weight
+}
+
+func (ct *catScore) finish(ns string, thresh float64) []Category {
+	cs, keep := ct.cs, ct.keep
 	out := make([]Category, 0, len(cs.cats))
 	for i, c := range cs.cats {
 		for _, re := range c.res {

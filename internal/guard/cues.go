@@ -44,8 +44,7 @@ func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
 // cue words. Recall is deliberately modest: only names next to a cue word
 // and addresses starting at a province name are found.
 func (sc *scanState) cues() {
-	t := sc.text
-	sc.s.cueKW.find(t, func(h kwHit) {
+	for _, h := range sc.cueHits {
 		switch h.id {
 		case cuePersonBefore:
 			sc.nameAfter(h.end)
@@ -56,7 +55,7 @@ func (sc *scanState) cues() {
 		case cueProvince:
 			sc.address(h.start)
 		}
-	})
+	}
 }
 
 func (sc *scanState) nameAfter(p int) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -102,7 +103,8 @@ type Scanner struct {
 	scorers   []InjectionScorer
 	cats      *categorySet
 	contextKW *matcher // context words, id = type index
-	cueKW     *matcher // person/address cue words
+	rawKW     *matcher // contextKW (set 0) and cueKW (set 1) merged
+	normKW    *matcher // rules.m (set 0) and cats.m (set 1) merged
 }
 
 // New validates o and builds a Scanner.
@@ -149,7 +151,12 @@ func New(o Options) (*Scanner, error) {
 	s.scorers = o.Scorers
 	s.rules = defaultRules
 	s.contextKW = contextMatcher
-	s.cueKW = cueMatcher
+	s.rawKW = rawMatcher
+	if o.Categories == nil {
+		s.normKW = defaultNormMatcher()
+	} else {
+		s.normKW = mergeMatchers(s.rules.m, cats.m)
+	}
 	return s, nil
 }
 
@@ -175,13 +182,35 @@ func (s *Scanner) ScanContext(ctx context.Context, text string) (Result, error) 
 func (s *Scanner) scan(ctx context.Context, text string) Result {
 	var stack [4096]byte
 	norm, zw, homo, tags, bidi := normalise(text, stack[:0])
-	score, rules := s.rules.scoreNorm(norm, zw, homo, tags, bidi)
-	r := Result{Findings: s.PII(text), Injection: s.injection(ctx, text, score, rules), Categories: s.cats.scoreNorm(string(norm), s.catThresh)}
+	// one pass over the normalised text for the rules and the categories
+	ns := string(norm)
+	var fired [16]bool
+	var nfired int
+	ct := s.cats.tally()
+	s.normKW.find(ns, func(h kwHit) {
+		if h.set == 1 {
+			ct.hit(ns, h)
+		} else if !fired[h.id] {
+			fired[h.id] = true
+			nfired++
+		}
+	})
+	score, rules := s.rules.scoreFired(norm, fired, nfired, zw, homo, tags, bidi)
+	r := Result{Findings: s.PII(text), Injection: s.injection(ctx, text, score, rules), Categories: ct.finish(ns, s.catThresh)}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
 	return r
 }
+
+// defaultNormMatcher merges the default rules and categories once.
+var defaultNormMatcher = sync.OnceValue(func() *matcher {
+	cs, err := newCategorySet(nil)
+	if err != nil {
+		panic(err)
+	}
+	return mergeMatchers(defaultRules.m, cs.m)
+})
 
 // Injection scores text for prompt injection and jailbreak attempts.
 func (s *Scanner) Injection(text string) Injection {
@@ -231,10 +260,11 @@ type cand struct {
 }
 
 type scanState struct {
-	s     *Scanner
-	text  string
-	cands []cand
-	ctx   []kwHit // context hits, sorted by start
+	s       *Scanner
+	text    string
+	cands   []cand
+	ctx     []kwHit // context hits, sorted by start
+	cueHits []kwHit // cue word hits, sorted by start
 }
 
 func (sc *scanState) add(typ int, start, end int, score, boost float64) {

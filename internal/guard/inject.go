@@ -193,6 +193,11 @@ func (rs *ruleScorer) scoreNorm(norm []byte, zw, homo, tags, bidi int) (float64,
 			nfired++
 		}
 	})
+	return rs.scoreFired(norm, fired, nfired, zw, homo, tags, bidi)
+}
+
+// scoreFired finishes scoreNorm from the rules that fired on norm.
+func (rs *ruleScorer) scoreFired(norm []byte, fired [16]bool, nfired int, zw, homo, tags, bidi int) (float64, []string) {
 	// spaced-out letters: "S a y t h a t"
 	if nfired == 0 && spacedLetters(norm) {
 		again, _, _, _, _ := normalise(despace(string(norm)), nil)

@@ -34,12 +34,15 @@ type kw struct {
 	id           int
 	weight       float64
 	wordL, wordR bool // needs a word boundary on the left / right
+	c2           int  // third byte, or -1 for a two-byte keyword
+	set          int  // which list of a merged matcher (see mergeMatchers)
 }
 
 type kwHit struct {
 	start, end int
 	id         int
 	weight     float64
+	set        int
 }
 
 func lower(c byte) byte {
@@ -62,6 +65,10 @@ func newMatcher(list []kw) *matcher {
 		}
 		k.wordL = isAlnum(k.s[0])
 		k.wordR = isAlnum(k.s[len(k.s)-1])
+		k.c2 = -1
+		if len(k.s) > 2 {
+			k.c2 = int(k.s[2])
+		}
 		key := uint16(k.s[0])<<8 | uint16(k.s[1])
 		b := m.head[key]
 		if b == 0 {
@@ -83,9 +90,13 @@ func (m *matcher) find(s string, fn func(h kwHit)) {
 		if b == 0 {
 			continue
 		}
+		c2 := -2 // matches no keyword's third byte
+		if i+2 < n {
+			c2 = int(lower(s[i+2]))
+		}
 		for _, ki := range m.bkt[b] {
 			k := &m.kws[ki]
-			if i+len(k.s) > n || !hasPrefixFold(s[i:], k.s) {
+			if k.c2 >= 0 && k.c2 != c2 || i+len(k.s) > n || !hasPrefixFold(s[i:], k.s) {
 				continue
 			}
 			if k.wordL && i > 0 && isAlnum(s[i-1]) {
@@ -95,9 +106,22 @@ func (m *matcher) find(s string, fn func(h kwHit)) {
 			if k.wordR && e < n && isAlnum(s[e]) {
 				continue
 			}
-			fn(kwHit{start: i, end: e, id: k.id, weight: k.weight})
+			fn(kwHit{start: i, end: e, id: k.id, weight: k.weight, set: k.set})
 		}
 	}
+}
+
+// mergeMatchers finds the keywords of a (set 0) and b (set 1) in one pass.
+// Hits of each set come in the same order as from its own matcher: every
+// bucket keeps a's keywords first, each list in its own order.
+func mergeMatchers(a, b *matcher) *matcher {
+	list := make([]kw, 0, len(a.kws)+len(b.kws))
+	list = append(list, a.kws...)
+	for _, k := range b.kws {
+		k.set = 1
+		list = append(list, k)
+	}
+	return newMatcher(list)
 }
 
 // hasPrefixFold reports whether s starts with the lowercase p, folding ASCII.
@@ -119,6 +143,9 @@ func kwList(id int, weight float64, words ...string) []kw {
 }
 
 // contextWords raise the score of a candidate of their type nearby.
+// rawMatcher finds context words (set 0) and cue words (set 1) in one pass.
+var rawMatcher = mergeMatchers(contextMatcher, cueMatcher)
+
 var contextMatcher = newMatcher(concat(
 	kwList(tEmail, 0, "email", "e-mail", "mail", "邮箱", "电邮", "郵箱", "電郵", "信箱", "邮件"),
 	kwList(tPhone, 0, "phone", "mobile", "tel", "telephone", "call", "fax", "desk", "office", "cell", "whatsapp",

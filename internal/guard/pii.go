@@ -24,7 +24,19 @@ var trig = func() (t [256]bool) {
 
 func (sc *scanState) run() {
 	t := sc.text
-	sc.s.contextKW.find(t, func(h kwHit) { sc.ctx = append(sc.ctx, h) })
+	cues := sc.s.enabled[tPerson] || sc.s.enabled[tAddress]
+	if cues {
+		// context and cue words in one pass; the cue hits wait for the end
+		sc.s.rawKW.find(t, func(h kwHit) {
+			if h.set == 0 {
+				sc.ctx = append(sc.ctx, h)
+			} else {
+				sc.cueHits = append(sc.cueHits, h)
+			}
+		})
+	} else {
+		sc.s.contextKW.find(t, func(h kwHit) { sc.ctx = append(sc.ctx, h) })
+	}
 	n := len(t)
 	for i := 0; i < n; {
 		for i < n && !trig[t[i]] {
@@ -51,7 +63,7 @@ func (sc *scanState) run() {
 			i = sc.upper(i)
 		}
 	}
-	if sc.s.enabled[tPerson] || sc.s.enabled[tAddress] {
+	if cues {
 		sc.cues()
 	}
 }
