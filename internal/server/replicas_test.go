@@ -65,6 +65,8 @@ func TestTwoReplicasShareLimitsAndBudgets(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the other replica saw the new price after %v", d)
 	}
+	// The new key reaches b by its own poll, which may come after the price's.
+	waitFor(t, func() bool { st, _ := b.get("/v1/models", kp.Key); return st == 200 })
 	if st, _, _ := b.post("/v1/chat/completions", kp.Key, body); st != 200 {
 		t.Fatalf("call: %d", st)
 	}
