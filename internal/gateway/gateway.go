@@ -94,22 +94,19 @@ func CallID(ctx context.Context) string {
 	return id
 }
 
-// ownIDs makes call ids when no middleware gave one: a random per-process
-// prefix and a counter, unique per call.
-var ownIDs = newIDs()
+// NewID returns an id unique to this call: a random per-process prefix
+// and a counter. The server's middleware gives one to every request;
+// Handler makes one for callers without it.
+func NewID() string { return idPrefix + strconv.FormatUint(idCount.Add(1), 36) }
 
-type ids struct {
-	prefix string
-	n      atomic.Uint64
-}
-
-func newIDs() *ids {
-	var b [6]byte
-	rand.Read(b[:])
-	return &ids{prefix: "call_" + hex.EncodeToString(b[:]) + "_"}
-}
-
-func (g *ids) next() string { return g.prefix + strconv.FormatUint(g.n.Add(1), 36) }
+var (
+	idPrefix = func() string {
+		var b [6]byte
+		rand.Read(b[:])
+		return "req_" + hex.EncodeToString(b[:])
+	}()
+	idCount atomic.Uint64
+)
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
@@ -137,7 +134,7 @@ func (g *Service) Handler(op provider.Op) http.HandlerFunc {
 		c := &call.Call{Op: op, Start: time.Now(), RequestID: r.Header.Get(HeaderRequestID),
 			ID: CallID(r.Context()), Tags: r.Header.Get("X-Switchyard-Tags")}
 		if c.ID == "" { // a caller without the server's middleware
-			c.ID = ownIDs.next()
+			c.ID = NewID()
 		}
 		if c.RequestID == "" {
 			c.RequestID = c.ID

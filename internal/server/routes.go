@@ -43,7 +43,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		// Every request gets an id of Switchyard's own: the identity of the
 		// call it makes (its usage record). The client's x-request-id, if
 		// sane, is echoed and recorded beside it, but need not be unique.
-		own := s.ids.next()
+		own := gateway.NewID()
 		id := r.Header.Get(gateway.HeaderRequestID)
 		if id == "" || len(id) > 128 || !printable(id) {
 			id = own

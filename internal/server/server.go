@@ -6,8 +6,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +74,6 @@ type Server struct {
 	http    *http.Server
 	ready   atomic.Bool
 	started time.Time
-	ids     idGen
 }
 
 // New opens the database (creating and migrating it), makes sure an admin
@@ -190,7 +186,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		s.expireLogs(bg, 10*time.Minute)
 	}()
 	ok = true
-	s.ids.init()
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
 	s.http = &http.Server{
 		Handler:           s.Handler(),
@@ -339,19 +334,3 @@ func meterView(cfg *config.Config) (*metering.Deployments, error) {
 
 // micros converts a decimal price from the config file to micro-units.
 func micros(v float64) int64 { return int64(math.Round(v * 1e6)) }
-
-// idGen makes request ids: a random per-process prefix and a counter.
-type idGen struct {
-	prefix string
-	n      atomic.Uint64
-}
-
-func (g *idGen) init() {
-	var b [6]byte
-	rand.Read(b[:])
-	g.prefix = "req_" + hex.EncodeToString(b[:])
-}
-
-func (g *idGen) next() string {
-	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
-}
