@@ -119,14 +119,14 @@ func TestGuardOutputBlocks(t *testing.T) {
 	}
 	up.SetDefault(fakeai.Behavior{Content: "The code is ACME-CANARY-7731."})
 	_, _, body = e.post("/v1/chat/completions", k.Key, chatBody(t, false, ""))
-	if !strings.Contains(string(body), `"content_filter"`) || strings.Contains(string(body), "7731") {
+	if !strings.Contains(string(body), `"content_filter"`) || strings.Contains(string(body), "CANARY-7731") {
 		t.Errorf("secret: %s", body)
 	}
 
 	// A short overlap with the system prompt and a redacted phone pass.
 	up.SetDefault(fakeai.Behavior{Pieces: []string{"I am the support assistant", " of Acme Rockets; call 13812345678."}})
 	_, _, body = e.post("/v1/chat/completions", k.Key, chatBody(t, true, systemPrompt))
-	if sse := string(body); strings.Contains(sse, "error") || !strings.Contains(sse, "[DONE]") || !strings.Contains(sse, "[PHONE_1]") || strings.Contains(sse, "5678") {
+	if sse := string(body); strings.Contains(sse, "error") || !strings.Contains(sse, "[DONE]") || !strings.Contains(sse, "[PHONE_1]") || strings.Contains(sse, "12345678") {
 		t.Errorf("short overlap: %s", sse)
 	}
 
