@@ -22,12 +22,24 @@ const (
 
 // matcher finds many keywords in one pass. Keywords are matched
 // ASCII-case-insensitively; an ASCII keyword must sit on word boundaries.
-// Candidates are looked up by the first two (lowercased) bytes.
+// Candidates are looked up by the first two (lowercased) bytes: cls says
+// whether any keyword starts with a byte (most bytes, UTF-8 continuation
+// bytes included, start none and are passed over), row picks that first
+// byte's 256-entry slice of head, indexed by the second byte.
 type matcher struct {
-	head [1 << 16]uint16 // 2-byte key → 1+bucket index (0 = none)
+	cls  [256]uint8  // by text byte: clsNone, clsWord (alnum: only at a word start) or clsAny
+	row  [256]uint16 // by text byte: offset of its row in head
+	head []uint16    // row + second byte → 1+bucket index (0 = none)
 	bkt  [][]int32
 	kws  []kw
 }
+
+// Byte classes of matcher.cls.
+const (
+	clsNone = iota // no keyword starts with this byte
+	clsWord        // keywords start with it, all on a word boundary
+	clsAny         // keywords start with it
+)
 
 type kw struct {
 	s            string // lowercase
@@ -58,6 +70,9 @@ func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
 
 func newMatcher(list []kw) *matcher {
 	m := &matcher{bkt: [][]int32{nil}}
+	type key struct{ c0, c1 byte }
+	bucket := map[key]uint16{}
+	var order []key
 	for _, k := range list {
 		k.s = strings.ToLower(k.s)
 		if len(k.s) < 2 {
@@ -69,24 +84,58 @@ func newMatcher(list []kw) *matcher {
 		if len(k.s) > 2 {
 			k.c2 = int(k.s[2])
 		}
-		key := uint16(k.s[0])<<8 | uint16(k.s[1])
-		b := m.head[key]
+		kk := key{k.s[0], k.s[1]}
+		b := bucket[kk]
 		if b == 0 {
 			b = uint16(len(m.bkt))
 			m.bkt = append(m.bkt, nil)
-			m.head[key] = b
+			bucket[kk] = b
+			order = append(order, kk)
 		}
 		m.bkt[b] = append(m.bkt[b], int32(len(m.kws)))
 		m.kws = append(m.kws, k)
 	}
+	// one row of head per distinct first byte; row 0 stays empty
+	m.head = make([]uint16, 256)
+	var rowOf [256]uint16
+	for _, kk := range order {
+		if rowOf[kk.c0] == 0 {
+			rowOf[kk.c0] = uint16(len(m.head))
+			m.head = append(m.head, make([]uint16, 256)...)
+		}
+		m.head[int(rowOf[kk.c0])+int(kk.c1)] = bucket[kk]
+	}
+	for c := 0; c < 256; c++ {
+		lc := lower(byte(c))
+		r := rowOf[lc]
+		if r == 0 {
+			continue
+		}
+		m.row[c] = r
+		m.cls[c] = clsAny
+		if isAlnum(lc) {
+			m.cls[c] = clsWord
+		}
+	}
 	return m
 }
 
-// find calls fn for every keyword occurrence in s (overlaps included).
+// find calls fn for every keyword occurrence in s (overlaps included), in
+// order of start, then of the keyword list.
 func (m *matcher) find(s string, fn func(h kwHit)) {
 	n := len(s)
 	for i := 0; i+1 < n; i++ {
-		b := m.head[uint16(lower(s[i]))<<8|uint16(lower(s[i+1]))]
+		c := s[i]
+		switch m.cls[c] {
+		case clsNone:
+			continue
+		case clsWord:
+			// every keyword starting with an alnum byte needs a boundary
+			if i > 0 && isAlnum(s[i-1]) {
+				continue
+			}
+		}
+		b := m.head[int(m.row[c])+int(lower(s[i+1]))]
 		if b == 0 {
 			continue
 		}
