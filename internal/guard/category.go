@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -109,10 +110,18 @@ type catScore struct {
 }
 
 func (cs *categorySet) tally() *catScore {
-	ct := &catScore{cs: cs, keep: make([]float64, len(cs.cats))}
+	return cs.tallyIn(new(scratch))
+}
+
+// tallyIn is tally with its lists in sp (see getScratch).
+func (cs *categorySet) tallyIn(sp *scratch) *catScore {
+	ct := &sp.cat
+	ct.cs = cs
+	ct.keep = slices.Grow(ct.keep[:0], len(cs.cats))[:len(cs.cats)]
 	for i := range ct.keep {
 		ct.keep[i] = 1
 	}
+	ct.seen = ct.seen[:0]
 	return ct
 }
 

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // PII type names, exactly as they appear in Finding.Type.
@@ -180,13 +182,16 @@ func (s *Scanner) ScanContext(ctx context.Context, text string) (Result, error) 
 
 // scan is Scan with an optional context for the extra scorers.
 func (s *Scanner) scan(ctx context.Context, text string) Result {
-	var stack [4096]byte
-	norm, zw, homo, tags, bidi := normalise(text, stack[:0])
-	// one pass over the normalised text for the rules and the categories
-	ns := string(norm)
+	sp := getScratch()
+	defer putScratch(sp)
+	norm, zw, homo, tags, bidi := normalise(text, sp.norm)
+	sp.norm = norm[:0]
+	// one pass over the normalised text for the rules and the categories;
+	// ns shares norm's pooled bytes, so nothing may keep it past scan
+	ns := bytesString(norm)
 	var fired [16]bool
 	var nfired int
-	ct := s.cats.tally()
+	ct := s.cats.tallyIn(sp)
 	s.normKW.find(ns, func(h kwHit) {
 		if h.set == 1 {
 			ct.hit(ns, h)
@@ -196,7 +201,7 @@ func (s *Scanner) scan(ctx context.Context, text string) Result {
 		}
 	})
 	score, rules := s.rules.scoreFired(norm, fired, nfired, zw, homo, tags, bidi)
-	r := Result{Findings: s.PII(text), Injection: s.injection(ctx, text, score, rules), Categories: ct.finish(ns, s.catThresh)}
+	r := Result{Findings: s.pii(text, sp), Injection: s.injection(ctx, text, score, rules), Categories: ct.finish(ns, s.catThresh)}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
@@ -246,10 +251,61 @@ func (s *Scanner) Categories(text string) []Category {
 // then higher-scoring candidate wins) and sorted by Start. Offsets are rune
 // offsets into text.
 func (s *Scanner) PII(text string) []Finding {
-	sc := scanState{s: s, text: text}
-	sc.run()
-	return sc.finish()
+	sp := getScratch()
+	defer putScratch(sp)
+	return s.pii(text, sp)
 }
+
+// pii is PII with its working lists in sp.
+func (s *Scanner) pii(text string, sp *scratch) []Finding {
+	sc := scanState{s: s, text: text, cands: sp.cands[:0], ctx: sp.ctx[:0], cueHits: sp.cueHits[:0]}
+	sc.run()
+	out := sc.finish()
+	sp.cands, sp.ctx, sp.cueHits = sc.cands[:0], sc.ctx[:0], sc.cueHits[:0]
+	return out
+}
+
+// scratch holds one scan's working memory; scans take it from scratchPool
+// so that a scan allocates little more than its Result.
+type scratch struct {
+	norm    []byte
+	cands   []cand
+	ctx     []kwHit
+	cueHits []kwHit
+	cat     catScore
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledNorm bounds the normalised-text buffer kept for the next scan.
+const maxPooledNorm = 64 << 10
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(sp *scratch) {
+	if cap(sp.norm) > maxPooledNorm {
+		sp.norm = nil
+	}
+	if cap(sp.cands) > 1024 {
+		sp.cands = nil
+	}
+	if cap(sp.ctx) > 1024 {
+		sp.ctx = nil
+	}
+	if cap(sp.cueHits) > 1024 {
+		sp.cueHits = nil
+	}
+	clear(sp.cat.seen[:cap(sp.cat.seen)])
+	if cap(sp.cat.seen) > 256 {
+		sp.cat.seen = nil
+	}
+	sp.cat.seen = sp.cat.seen[:0]
+	scratchPool.Put(sp)
+}
+
+// bytesString views b as a string without copying; b must not change
+// while the string is in use.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // cand is a candidate finding in byte offsets before resolution.
 type cand struct {
@@ -344,11 +400,16 @@ func better(a, b cand) bool {
 // resolve removes overlaps greedily in start order: of two overlapping
 // candidates the better one stays.
 func resolve(cs []cand) []cand {
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].start != cs[j].start {
-			return cs[i].start < cs[j].start
+	// slices.SortFunc runs the same pdqsort as sort.Slice did, so equal
+	// candidates keep the order they had; it needs no reflection.
+	slices.SortFunc(cs, func(a, b cand) int {
+		switch {
+		case a.start != b.start:
+			return cmp.Compare(a.start, b.start)
+		case a.end != b.end:
+			return cmp.Compare(b.end, a.end)
 		}
-		return cs[i].end > cs[j].end
+		return 0
 	})
 	out := cs[:0]
 	for _, c := range cs {

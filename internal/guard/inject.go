@@ -117,6 +117,14 @@ func isZeroWidth(r rune) bool {
 
 func isBidi(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }
 
+// lowerASCII maps every byte to itself, ASCII capitals to lower case.
+var lowerASCII = func() (t [256]byte) {
+	for c := range t {
+		t[c] = lower(byte(c))
+	}
+	return
+}()
+
 // normalise folds text for injection and category matching and reports
 // hidden-text tricks it removed.
 func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
@@ -128,9 +136,27 @@ func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < 0x80 {
-			out = append(out, lower(c))
-			prevLatin = isAlpha(c)
-			i++
+			// a run of ASCII, lowered as it is copied
+			j := i + 1
+			for j < len(text) && text[j] < 0x80 {
+				j++
+			}
+			o := len(out)
+			out = append(out, text[i:j]...)
+			for k, b := range out[o:] {
+				out[o+k] = lowerASCII[b]
+			}
+			prevLatin = isAlpha(text[j-1])
+			i = j
+			continue
+		}
+		// a well-formed three-byte character none of the cases below
+		// touches (CJK, most of all) is copied as it is
+		if i+2 < len(text) && (c >= 0xE4 && c <= 0xEC || c == 0xEE) &&
+			text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
+			out = append(out, c, text[i+1], text[i+2])
+			prevLatin = false
+			i += 3
 			continue
 		}
 		r, w := utf8.DecodeRuneInString(text[i:])

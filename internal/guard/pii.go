@@ -474,7 +474,10 @@ func (sc *scanState) colon(i int) int {
 	if (s > 0 && (isAlnum(t[s-1]) || t[s-1] == '_')) || (e < n && (isAlnum(t[e]) || t[e] == '_')) {
 		return e
 	}
-	if sc.s.enabled[tIP] && strings.Count(t[s:e], ":") >= 2 {
+	// An IPv6 address written with hex digits, ':' and '.' has a "::" or
+	// at least six colons (seven groups, or six and a dotted quad); the
+	// test spares ParseAddr (and its error) on times such as 14:03:22.
+	if nc := strings.Count(t[s:e], ":"); sc.s.enabled[tIP] && nc >= 2 && (nc >= 6 || strings.Contains(t[s:e], "::")) {
 		hex := 0
 		for k := s; k < e; k++ {
 			if isHex(t[k]) {
