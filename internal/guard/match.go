@@ -30,8 +30,17 @@ type matcher struct {
 	cls  [256]uint8  // by text byte: clsNone, clsWord (alnum: only at a word start) or clsAny
 	row  [256]uint16 // by text byte: offset of its row in head
 	head []uint16    // row + second byte → 1+bucket index (0 = none)
-	bkt  [][]int32
+	bkt  [][]kent
 	kws  []kw
+}
+
+// kent is a bucket's entry for one keyword: its first (up to) eight bytes
+// as a little-endian word with the mask of the bytes that count, so one
+// compare against the lowered text tests them all.
+type kent struct {
+	pre, mask uint64
+	ki        int32
+	long      bool // longer than eight bytes: the rest is compared apart
 }
 
 // Byte classes of matcher.cls.
@@ -69,7 +78,7 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
 
 func newMatcher(list []kw) *matcher {
-	m := &matcher{bkt: [][]int32{nil}}
+	m := &matcher{bkt: [][]kent{nil}}
 	type key struct{ c0, c1 byte }
 	bucket := map[key]uint16{}
 	var order []key
@@ -92,7 +101,12 @@ func newMatcher(list []kw) *matcher {
 			bucket[kk] = b
 			order = append(order, kk)
 		}
-		m.bkt[b] = append(m.bkt[b], int32(len(m.kws)))
+		e := kent{ki: int32(len(m.kws)), long: len(k.s) > 8}
+		for j := 0; j < len(k.s) && j < 8; j++ {
+			e.pre |= uint64(k.s[j]) << (8 * j)
+			e.mask |= 0xFF << (8 * j)
+		}
+		m.bkt[b] = append(m.bkt[b], e)
 		m.kws = append(m.kws, k)
 	}
 	// one row of head per distinct first byte; row 0 stays empty
@@ -139,25 +153,64 @@ func (m *matcher) find(s string, fn func(h kwHit)) {
 		if b == 0 {
 			continue
 		}
+		if i+8 <= n {
+			// lowered next eight bytes against each entry's prefix word
+			x := lower8(load64(s[i : i+8]))
+			for _, e := range m.bkt[b] {
+				if x&e.mask != e.pre {
+					continue
+				}
+				k := &m.kws[e.ki]
+				if e.long && (i+len(k.s) > n || !hasPrefixFold(s[i+8:], k.s[8:])) {
+					continue
+				}
+				m.hit(s, i, k, fn)
+			}
+			continue
+		}
 		c2 := -2 // matches no keyword's third byte
 		if i+2 < n {
 			c2 = int(lower(s[i+2]))
 		}
-		for _, ki := range m.bkt[b] {
-			k := &m.kws[ki]
+		for _, e := range m.bkt[b] {
+			k := &m.kws[e.ki]
 			if k.c2 >= 0 && k.c2 != c2 || i+len(k.s) > n || !hasPrefixFold(s[i:], k.s) {
 				continue
 			}
-			if k.wordL && i > 0 && isAlnum(s[i-1]) {
-				continue
-			}
-			e := i + len(k.s)
-			if k.wordR && e < n && isAlnum(s[e]) {
-				continue
-			}
-			fn(kwHit{start: i, end: e, id: k.id, weight: k.weight, set: k.set})
+			m.hit(s, i, k, fn)
 		}
 	}
+}
+
+// hit reports k found at i unless a word boundary it needs is missing.
+func (m *matcher) hit(s string, i int, k *kw, fn func(h kwHit)) {
+	n := len(s)
+	if k.wordL && i > 0 && isAlnum(s[i-1]) {
+		return
+	}
+	e := i + len(k.s)
+	if k.wordR && e < n && isAlnum(s[e]) {
+		return
+	}
+	fn(kwHit{start: i, end: e, id: k.id, weight: k.weight, set: k.set})
+}
+
+// load64 reads the eight bytes of s as a little-endian word.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// lower8 lowers the ASCII capitals among the eight bytes of w and leaves
+// every other byte, those of 0x80 and above included, as it is.
+func lower8(w uint64) uint64 {
+	const ones = 0x0101010101010101
+	t := w &^ (0x80 * ones)             // low seven bits of each byte
+	ge := t + (0x80-'A')*ones           // high bit: t >= 'A'
+	gt := t + (0x80-'Z'-1)*ones         // high bit: t > 'Z'
+	up := ge &^ gt &^ w & (0x80 * ones) // 'A'..'Z' with the high bit clear
+	return w | up>>2
 }
 
 // mergeMatchers finds the keywords of a (set 0) and b (set 1) in one pass.
