@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,48 @@ func checkFindings(t *testing.T, in string, fs []Finding) {
 				t.Fatalf("finding %+v does not match text %q", f, string(rs[f.Start:f.End]))
 			}
 		}
+	}
+}
+
+// TestSpacedLettersPairs checks spacedLetters against the pair-by-pair
+// scan it replaced, on random strings of letters, spaces and others.
+func TestSpacedLettersPairs(t *testing.T) {
+	ref := func(b []byte) bool {
+		run := 0
+		for i := 0; i+1 < len(b); i += 2 {
+			if isAlpha(b[i]) && b[i+1] == ' ' {
+				run++
+				if run >= 8 {
+					return true
+				}
+				continue
+			}
+			run = 0
+			i--
+		}
+		return false
+	}
+	rng := rand.New(rand.NewSource(7))
+	alpha := []byte("ab  Z .1 \xe4")
+	trues := 0
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, rng.Intn(40))
+		for i := range b {
+			b[i] = alpha[rng.Intn(len(alpha))]
+		}
+		if rng.Intn(3) == 0 && len(b) > 20 {
+			p := rng.Intn(len(b) - 16)
+			copy(b[p:], "a b c d e f g h ")
+		}
+		got, want := spacedLetters(b), ref(b)
+		if got != want {
+			t.Fatalf("spacedLetters(%q) = %v, want %v", b, got, want)
+		}
+		if want {
+			trues++
+		}
+	}
+	if trues == 0 {
+		t.Fatal("no string with spaced letters generated")
 	}
 }

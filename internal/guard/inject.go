@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"bytes"
+	"encoding/binary"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -125,6 +127,17 @@ var lowerASCII = func() (t [256]byte) {
 	return
 }()
 
+// lowerInPlace lowers the ASCII capitals of b.
+func lowerInPlace(b []byte) {
+	k := 0
+	for ; k+8 <= len(b); k += 8 {
+		binary.LittleEndian.PutUint64(b[k:], lower8(binary.LittleEndian.Uint64(b[k:])))
+	}
+	for ; k < len(b); k++ {
+		b[k] = lowerASCII[b[k]]
+	}
+}
+
 // normalise folds text for injection and category matching and reports
 // hidden-text tricks it removed.
 func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
@@ -138,14 +151,15 @@ func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
 		if c < 0x80 {
 			// a run of ASCII, lowered as it is copied
 			j := i + 1
+			for j+8 <= len(text) && load64(text[j:j+8])&(0x80*0x0101010101010101) == 0 {
+				j += 8
+			}
 			for j < len(text) && text[j] < 0x80 {
 				j++
 			}
 			o := len(out)
 			out = append(out, text[i:j]...)
-			for k, b := range out[o:] {
-				out[o+k] = lowerASCII[b]
-			}
+			lowerInPlace(out[o:])
 			prevLatin = isAlpha(text[j-1])
 			i = j
 			continue
@@ -258,19 +272,29 @@ func (rs *ruleScorer) scoreFired(norm []byte, fired [16]bool, nfired int, zw, ho
 }
 
 // spacedLetters reports whether text has a long run of single letters
-// separated by spaces.
+// separated by spaces: eight letter-space pairs in a row.
 func spacedLetters(b []byte) bool {
-	run := 0
-	for i := 0; i+1 < len(b); i += 2 {
-		if isAlpha(b[i]) && b[i+1] == ' ' {
-			run++
+	// Walk the spaces; a space after a letter ends a pair, and pairs chain
+	// when their spaces are two bytes apart.
+	run, last := 0, -3
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], ' ')
+		if j < 0 {
+			return false
+		}
+		sp := i + j
+		if sp > 0 && isAlpha(b[sp-1]) {
+			if sp == last+2 {
+				run++
+			} else {
+				run = 1
+			}
 			if run >= 8 {
 				return true
 			}
-			continue
+			last = sp
 		}
-		run = 0
-		i--
+		i = sp + 1
 	}
 	return false
 }
