@@ -371,13 +371,41 @@ func (sc *scanState) finish() []Finding {
 	// byte → rune offsets, walking forward once
 	bpos, rpos := 0, 0
 	for _, c := range res {
-		rpos += utf8.RuneCountInString(sc.text[bpos:c.start])
+		rpos += runeCount(sc.text[bpos:c.start])
 		rs := rpos
-		rpos += utf8.RuneCountInString(sc.text[c.start:c.end])
+		rpos += runeCount(sc.text[c.start:c.end])
 		bpos = c.end
 		out = append(out, Finding{Type: Types[c.typ], Start: rs, End: rpos, Text: sc.text[c.start:c.end], Score: round3(c.score)})
 	}
 	return out
+}
+
+// runeCount is utf8.RuneCountInString (an invalid byte counts as one
+// rune), quicker on ASCII runs and on well-formed three-byte characters.
+func runeCount(s string) int {
+	n, i := 0, 0
+	for i < len(s) {
+		for i+8 <= len(s) && load64(s[i:i+8])&(0x80*0x0101010101010101) == 0 {
+			i += 8
+			n += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		switch {
+		case c < 0x80:
+			i++
+		case i+2 < len(s) && (c >= 0xE1 && c <= 0xEC || c >= 0xEE && c <= 0xEF) &&
+			s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80:
+			i += 3 // no overlong or surrogate form starts with these
+		default:
+			_, w := utf8.DecodeRuneInString(s[i:])
+			i += w
+		}
+		n++
+	}
+	return n
 }
 
 func round3(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }

@@ -396,3 +396,20 @@ func TestSpacedLettersPairs(t *testing.T) {
 		t.Fatal("no string with spaced letters generated")
 	}
 }
+
+// TestRuneCount checks runeCount against utf8.RuneCountInString, invalid
+// UTF-8 included.
+func TestRuneCount(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	parts := []string{"a", "Hello, ", "中", "文字", "\xe4\xb8", "\xff", "\xed\xa0\x80", "\xe0\x80\x80", "\xe0\xa0\x80", "😀", "\xf0\x9f", "é", "\xef\xbf\xbd", "\x80"}
+	for n := 0; n < 5000; n++ {
+		var sb strings.Builder
+		for k := rng.Intn(30); k > 0; k-- {
+			sb.WriteString(parts[rng.Intn(len(parts))])
+		}
+		s := sb.String()
+		if got, want := runeCount(s), utf8.RuneCountInString(s); got != want {
+			t.Fatalf("runeCount(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
