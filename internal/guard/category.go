@@ -90,9 +90,11 @@ func newCategorySet(over map[string][]string) (*categorySet, error) {
 }
 
 func (cs *categorySet) score(text string, thresh float64) []Category {
-	var stack [4096]byte
-	norm, _, _, _, _ := normalise(text, stack[:0])
-	return cs.scoreNorm(string(norm), thresh)
+	sp := getScratch()
+	defer putScratch(sp)
+	norm, _, _, _, _ := normalise(text, sp.norm)
+	sp.norm = norm[:0]
+	return cs.scoreNorm(bytesString(norm), thresh) // keeps no part of norm
 }
 
 // scoreNorm scores normalised text; a repeated term counts once.

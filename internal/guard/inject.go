@@ -219,15 +219,17 @@ func normalise(text string, buf []byte) (out []byte, zw, homo, tags, bidi int) {
 // ScoreInjection implements InjectionScorer with phrase rules and hidden-
 // text checks. The score is 1 − Π(1 − w) over the distinct rules that fired.
 func (rs *ruleScorer) ScoreInjection(text string) (float64, []string) {
-	var stack [4096]byte
-	norm, zw, homo, tags, bidi := normalise(text, stack[:0])
+	sp := getScratch()
+	defer putScratch(sp)
+	norm, zw, homo, tags, bidi := normalise(text, sp.norm)
+	sp.norm = norm[:0]
 	return rs.scoreNorm(norm, zw, homo, tags, bidi)
 }
 
 func (rs *ruleScorer) scoreNorm(norm []byte, zw, homo, tags, bidi int) (float64, []string) {
 	var fired [16]bool
 	var nfired int
-	rs.m.find(string(norm), func(h kwHit) {
+	rs.m.find(bytesString(norm), func(h kwHit) {
 		if !fired[h.id] {
 			fired[h.id] = true
 			nfired++
