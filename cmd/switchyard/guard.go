@@ -31,6 +31,13 @@ Privacy and safety checks, offline with the built-in recognisers.
                             injection may be omitted when not labelled)
   guard eval --shared DIR   the evaluation on the public sets in DIR
                             (../shared/data): the README's table
+  guard train --shared DIR [--out FILE]
+                            train the built-in injection detector on the
+                            corpus (DIR's public sets and the hand-written
+                            sets in the binary; see the README) and write it
+                            to FILE (default internal/guard/builtin_injection.bin)
+  --injection rules         (check, eval) score injection with the phrase
+                            rules alone instead of the built-in detector
   --injection-specialist NAME  add a trained classifier (a specialist with
                             labels 0/1, e.g. trained on
                             prompt_injection_deepset/train.jsonl) to the rules
@@ -41,9 +48,12 @@ A server applies the same checks per project policy; see POST /v1/guard/check.`
 var guardStdin io.Reader = os.Stdin
 
 func cmdGuard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "train" {
+		return guardTrain(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "eval") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintf(stdout, "Usage: switchyard guard check|eval [flags]\n%s\n", guardDesc)
+			fmt.Fprintf(stdout, "Usage: switchyard guard check|eval|train [flags]\n%s\n", guardDesc)
 			return nil
 		}
 		fmt.Fprintln(stderr, "Usage: switchyard guard check [TEXT] | guard eval --data FILE")
@@ -232,4 +242,38 @@ func evalFile(sc *guard.Scanner, path string, w io.Writer) error {
 		fmt.Fprintln(tw, inj.row("INJECTION"))
 	}
 	return tw.Flush()
+}
+
+// guardTrain trains the built-in injection detector.
+func guardTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("guard train", "guard train --shared DIR [--out FILE]", guardDesc, stdout)
+	shared := fs.String("shared", "", "the public data sets (../shared/data)")
+	out := fs.String("out", "internal/guard/builtin_injection.bin", "where to write the model")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *shared == "" {
+		return fmt.Errorf("guard train: --shared DIR is required: %w", errUsage)
+	}
+	corpus, err := guard.LoadInjectionCorpus(*shared)
+	if err != nil {
+		return err
+	}
+	d, err := guard.TrainDetector(ctx, corpus, guard.TrainOptions{Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if _, err := d.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, d.Trained)
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -24,6 +25,10 @@ type EvalRow struct {
 	Recall    float64 `json:"recall"`
 	F1        float64 `json:"f1"`
 	N         int     `json:"n"` // gold positives (spans or texts)
+	// Negatives and FPR: benign texts scored and the share flagged
+	// (injection rows only).
+	Negatives int     `json:"negatives,omitempty"`
+	FPR       float64 `json:"fpr,omitempty"`
 }
 
 func (r *EvalRow) finish() {
@@ -32,6 +37,9 @@ func (r *EvalRow) finish() {
 	}
 	if r.TP+r.FN > 0 {
 		r.Recall = round3(float64(r.TP) / float64(r.TP+r.FN))
+	}
+	if r.Negatives > 0 {
+		r.FPR = round3(float64(r.FP) / float64(r.Negatives))
 	}
 	if r.Precision+r.Recall > 0 {
 		r.F1 = round3(2 * r.Precision * r.Recall / (r.Precision + r.Recall))
@@ -100,9 +108,9 @@ func EvaluateWith(ctx context.Context, dataDir string, o Options, w io.Writer) (
 	rows = append(rows, inj...)
 	if w != nil {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "dataset\ttype\tprecision\trecall\tF1\tn\ttp\tfp\tfn\t")
+		fmt.Fprintln(tw, "dataset\ttype\tprecision\trecall\tF1\tn\ttp\tfp\tfn\tbenign\tFPR\t")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t\n", r.Dataset, r.Type, r.Precision, r.Recall, r.F1, r.N, r.TP, r.FP, r.FN)
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%d\t%.3f\t\n", r.Dataset, r.Type, r.Precision, r.Recall, r.F1, r.N, r.TP, r.FP, r.FN, r.Negatives, r.FPR)
 		}
 		if err := tw.Flush(); err != nil {
 			return rows, err
@@ -199,121 +207,66 @@ func evalPII(ctx context.Context, path, name string, m map[string]string, s *Sca
 	return out, nil
 }
 
-// evalInjection scores the injection rules: deepset test (and train, on
-// which the phrase lists were written), CyberSecEval English and Chinese
-// (positives only), and JailBench jailbreak prompts against benign
-// Chinese questions (AFQMC sentence1 and TNEWS titles).
+// evalInjection scores injection on the test split of the injection
+// corpus (LoadInjectionCorpus): one row per set, and per family where the
+// data names families, with false-positive rates on the benign texts.
 func evalInjection(ctx context.Context, dataDir string, s *Scanner) ([]EvalRow, error) {
-	var rows []EvalRow
-	score := func(name string, texts []string, labels []bool) {
-		r := EvalRow{Dataset: name, Type: "INJECTION"}
-		for i, t := range texts {
-			got := s.Injection(t).Flagged
+	corpus, err := LoadInjectionCorpus(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*EvalRow{}
+	var keys []string
+	row := func(k string) *EvalRow {
+		r := byKey[k]
+		if r == nil {
+			r = &EvalRow{Dataset: k, Type: "INJECTION"}
+			byKey[k] = r
+			keys = append(keys, k)
+		}
+		return r
+	}
+	for i, ex := range corpus {
+		if ex.Split != "test" {
+			continue
+		}
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		got := s.Injection(ex.Text).Flagged
+		ks := []string{ex.Set + "(" + ex.Lang + ")"}
+		if ex.Family != "" && ex.Family != "ordinary" && !strings.HasPrefix(ex.Set, "obfuscated_") {
+			ks = append(ks, ex.Set+"("+ex.Lang+")/"+ex.Family)
+		}
+		if !ex.Label {
+			ks = append(ks, "all benign("+ex.Lang+")")
+		}
+		for _, k := range ks {
+			r := row(k)
 			switch {
-			case got && labels[i]:
+			case got && ex.Label:
 				r.TP++
 			case got:
 				r.FP++
-			case labels[i]:
+			case ex.Label:
 				r.FN++
 			}
-			if labels[i] {
+			if ex.Label {
 				r.N++
+			} else {
+				r.Negatives++
 			}
 		}
+	}
+	sort.Strings(keys)
+	var rows []EvalRow
+	for _, k := range keys {
+		r := byKey[k]
 		r.finish()
-		rows = append(rows, r)
+		rows = append(rows, *r)
 	}
-	for _, split := range []string{"test", "train"} {
-		var texts []string
-		var labels []bool
-		err := readLines(filepath.Join(dataDir, "prompt_injection_deepset", split+".jsonl"), func(b []byte) error {
-			var r struct {
-				Text  string `json:"text"`
-				Label int    `json:"label"`
-			}
-			if err := json.Unmarshal(b, &r); err != nil {
-				return err
-			}
-			texts = append(texts, r.Text)
-			labels = append(labels, r.Label == 1)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("reading deepset: %w", err)
-		}
-		score("deepset_"+split, texts, labels)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	type cse struct {
-		UserInput string `json:"user_input"`
-		Lang      string `json:"speaking_language"`
-	}
-	readCSE := func(file string) ([]cse, error) {
-		b, err := os.ReadFile(filepath.Join(dataDir, "cyberseceval_prompt_injection", file))
-		if err != nil {
-			return nil, err
-		}
-		var cs []cse
-		return cs, json.Unmarshal(b, &cs)
-	}
-	en, err := readCSE("prompt_injection.json")
-	if err != nil {
-		return nil, fmt.Errorf("reading cyberseceval: %w", err)
-	}
-	ml, err := readCSE("prompt_injection_multilingual_machine_translated.json")
-	if err != nil {
-		return nil, fmt.Errorf("reading cyberseceval: %w", err)
-	}
-	var enT, zhT []string
-	for _, c := range en {
-		enT = append(enT, c.UserInput)
-	}
-	for _, c := range ml {
-		if c.Lang == "Chinese" {
-			zhT = append(zhT, c.UserInput)
-		}
-	}
-	score("cyberseceval_en(pos only)", enT, trues(len(enT)))
-	score("cyberseceval_zh(pos only)", zhT, trues(len(zhT)))
-
-	jb, err := readCSVColumn(filepath.Join(dataDir, "jailbench_zh", "JailBench.csv"), 1)
-	if err != nil {
-		return nil, fmt.Errorf("reading jailbench: %w", err)
-	}
-	var benign []string
-	err = readLines(filepath.Join(dataDir, "afqmc_zh", "test.jsonl"), func(b []byte) error {
-		var r struct {
-			S string `json:"sentence1"`
-		}
-		if err := json.Unmarshal(b, &r); err != nil {
-			return err
-		}
-		benign = append(benign, r.S)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading afqmc: %w", err)
-	}
-	err = readLines(filepath.Join(dataDir, "fewclue", "tnews", "test_public.json"), func(b []byte) error {
-		var r struct {
-			S string `json:"sentence"`
-		}
-		if err := json.Unmarshal(b, &r); err != nil {
-			return err
-		}
-		benign = append(benign, r.S)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading tnews: %w", err)
-	}
-	texts := append(append([]string{}, jb...), benign...)
-	labels := append(trues(len(jb)), make([]bool, len(benign))...)
-	score("jailbench_zh+benign_zh", texts, labels)
-	score("benign_zh(neg only)", benign, make([]bool, len(benign)))
 	return rows, nil
 }
 

@@ -50,6 +50,11 @@ type Injection struct {
 	Score   float64  `json:"score"`
 	Flagged bool     `json:"flagged"`
 	Rules   []string `json:"rules,omitempty"`
+	// Families are the attack families a flagged text matched (direct,
+	// exfil, roleplay, jailbreak, indirect, manipulation,
+	// obfuscation.<kind>; "learned" when only the model's n-grams point
+	// to an injection).
+	Families []string `json:"families,omitempty"`
 }
 
 // Category is the verdict for one content category.
@@ -89,6 +94,12 @@ type Options struct {
 	InjectionThreshold float64             // flag at or above (0 = default 0.5)
 	Categories         map[string][]string // extra/override word lists per category; nil = defaults
 	CategoryThreshold  float64             // 0 = default 0.5
+	// Injection chooses the injection scorer: "builtin" (default: the
+	// detector trained into the binary, which takes the phrase rules as
+	// evidence) or "rules" (the phrase rules' own score).
+	Injection string
+	// Detector replaces the built-in detector (a model from `guard train`).
+	Detector *Detector
 	// Scorers are extra injection scorers; the injection score is the
 	// maximum over the rule scorer and these.
 	Scorers []InjectionScorer
@@ -102,6 +113,7 @@ type Scanner struct {
 	injThresh float64
 	catThresh float64
 	rules     *ruleScorer
+	detector  *Detector // nil: the rules' own score
 	scorers   []InjectionScorer
 	cats      *categorySet
 	contextKW *matcher // context words, id = type index
@@ -141,6 +153,16 @@ func New(o Options) (*Scanner, error) {
 		if sc == nil {
 			errs = append(errs, errors.New("nil injection scorer"))
 		}
+	}
+	switch o.Injection {
+	case "", "builtin":
+		s.detector = o.Detector
+		if s.detector == nil {
+			s.detector = Builtin()
+		}
+	case "rules":
+	default:
+		errs = append(errs, fmt.Errorf("injection %q: want builtin or rules", o.Injection))
 	}
 	cats, err := newCategorySet(o.Categories)
 	if err != nil {
@@ -200,8 +222,14 @@ func (s *Scanner) scan(ctx context.Context, text string) Result {
 			nfired++
 		}
 	})
-	score, rules := s.rules.scoreFired(norm, fired, nfired, zw, homo, tags, bidi)
-	r := Result{Findings: s.pii(text, sp), Injection: s.injection(ctx, text, score, rules), Categories: ct.finish(ns, s.catThresh)}
+	var inj Injection
+	if s.detector != nil {
+		inj = s.detect(ctx, text, norm, &fired, zw, homo, tags, bidi)
+	} else {
+		score, rules := s.rules.scoreFired(norm, fired, nfired, zw, homo, tags, bidi)
+		inj = s.injection(ctx, text, score, rules)
+	}
+	r := Result{Findings: s.pii(text, sp), Injection: inj, Categories: ct.finish(ns, s.catThresh)}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
@@ -217,8 +245,29 @@ var defaultNormMatcher = sync.OnceValue(func() *matcher {
 	return mergeMatchers(defaultRules.m, cs.m)
 })
 
+// detect scores injection with the built-in detector, then the extra
+// scorers; norm is only valid during the call.
+func (s *Scanner) detect(ctx context.Context, text string, norm []byte, fired *[16]bool, zw, homo, tags, bidi int) Injection {
+	a := analyse(s.rules, text, norm, fired, zw, homo, tags, bidi)
+	score := round3(s.detector.score(&a))
+	inj := s.injection(ctx, text, score, a.ev.names)
+	if inj.Flagged {
+		inj.Families = families(a.ev.names)
+	}
+	return inj
+}
+
 // Injection scores text for prompt injection and jailbreak attempts.
 func (s *Scanner) Injection(text string) Injection {
+	if s.detector != nil {
+		sp := getScratch()
+		defer putScratch(sp)
+		norm, zw, homo, tags, bidi := normalise(text, sp.norm)
+		sp.norm = norm[:0]
+		var fired [16]bool
+		s.rules.m.find(bytesString(norm), func(h kwHit) { fired[h.id] = true })
+		return s.detect(nil, text, norm, &fired, zw, homo, tags, bidi)
+	}
 	score, rules := s.rules.ScoreInjection(text)
 	return s.injection(nil, text, score, rules)
 }

@@ -1,0 +1,427 @@
+package guard
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"switchyard/internal/hashmix"
+)
+
+// The built-in injection detector: a linear model over hashed word and
+// Han-character n-grams of the normalised text and of its de-obfuscated
+// views (leetspeak, Pinyin, base64, spaced letters), plus the phrase
+// rules that fired as features. Text is scored in windows of up to
+// 2×winStride features (stride winStride) and the best window counts, so a
+// short injection buried in a long document is not diluted. Weights are
+// int8 with one scale; the bias is shifted so that a score of 0.5 is the
+// threshold chosen on the validation split when the model was trained
+// (`switchyard guard train`, see README).
+
+//go:embed builtin_injection.bin
+var builtinModelFile []byte
+
+// winStride is the window stride in features; windows are two strides.
+const winStride = 80
+
+// Detector is a trained built-in injection model. It is immutable.
+type Detector struct {
+	bits  uint
+	bias  float64
+	scale float64
+	w     []int8
+	// Trained describes the data and threshold, for `guard eval`.
+	Trained string
+}
+
+const detectorMagic = "SYINJ1\n"
+
+// Builtin returns the detector shipped in the binary.
+var Builtin = sync.OnceValue(func() *Detector {
+	d, err := ReadDetector(bytes.NewReader(builtinModelFile))
+	if err != nil {
+		panic("guard: the embedded injection model is unreadable: " + err.Error())
+	}
+	return d
+})
+
+// ReadDetector reads a model written by WriteTo (gzip-compressed).
+func ReadDetector(r io.Reader) (*Detector, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("injection model: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, 1<<26))
+	if err != nil {
+		return nil, fmt.Errorf("injection model: %w", err)
+	}
+	if !bytes.HasPrefix(b, []byte(detectorMagic)) || len(b) < len(detectorMagic)+21 {
+		return nil, errors.New("injection model: not a Switchyard injection model")
+	}
+	b = b[len(detectorMagic):]
+	d := &Detector{bits: uint(b[0])}
+	d.bias = math.Float64frombits(binary.LittleEndian.Uint64(b[1:]))
+	d.scale = math.Float64frombits(binary.LittleEndian.Uint64(b[9:]))
+	n := int(binary.LittleEndian.Uint32(b[17:]))
+	b = b[21:]
+	if d.bits < 8 || d.bits > 24 || n > len(b) || len(b)-n != 1<<d.bits {
+		return nil, errors.New("injection model: truncated or corrupt")
+	}
+	d.Trained = string(b[:n])
+	b = b[n:]
+	d.w = make([]int8, len(b))
+	for i, c := range b {
+		d.w[i] = int8(c)
+	}
+	return d, nil
+}
+
+// WriteTo writes the model, gzip-compressed.
+func (d *Detector) WriteTo(w io.Writer) (int64, error) {
+	var buf bytes.Buffer
+	buf.WriteString(detectorMagic)
+	buf.WriteByte(byte(d.bits))
+	buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(d.bias)))
+	buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(d.scale)))
+	buf.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(d.Trained))))
+	buf.WriteString(d.Trained)
+	for _, x := range d.w {
+		buf.WriteByte(byte(x))
+	}
+	cw := &countWriter{w: w}
+	zw, _ := gzip.NewWriterLevel(cw, gzip.BestCompression)
+	if _, err := zw.Write(buf.Bytes()); err != nil {
+		return cw.n, err
+	}
+	err := zw.Close()
+	return cw.n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// feature tags keep the kinds of n-gram apart in the hash space.
+const (
+	tagWord uint64 = iota + 1
+	tagBigram
+	tagHan
+	tagHan2
+	tagRule
+)
+
+const fnvOffset, fnvPrime = 14695981039346656037, 1099511628211
+
+func bucket(x uint64, bits uint) uint32 { return uint32(hashmix.Mix64(x) >> (64 - bits)) }
+
+// ruleFeature is the feature of a fired rule or view, by name.
+func ruleFeature(name string, bits uint) uint32 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * fnvPrime
+	}
+	return bucket(h^tagRule<<56, bits)
+}
+
+func isHanLike(r rune) bool {
+	return r >= 0x3040 && r <= 0x30FF || unicode.Is(unicode.Han, r)
+}
+
+// ngrams calls emit for each feature of norm in text order: words
+// (letters and digits) and word bigrams, Han characters and bigrams.
+// Sentence punctuation ends a bigram chain.
+func ngrams(norm []byte, bits uint, emit func(uint32)) {
+	var prevWord uint64
+	havePrev := false
+	var prevHan rune
+	haveHan := false
+	n := len(norm)
+	for i := 0; i < n; {
+		c := norm[i]
+		if c < 0x80 && !isAlnum(c) {
+			i++
+			haveHan = false
+			switch c {
+			case '.', '!', '?', '\n', ';', ':':
+				havePrev = false
+			}
+			continue
+		}
+		var r rune = rune(c)
+		w := 1
+		if c >= 0x80 {
+			r, w = utf8.DecodeRune(norm[i:])
+		}
+		if c >= 0x80 && isHanLike(r) {
+			emit(bucket(uint64(r)^tagHan<<56, bits))
+			if haveHan {
+				emit(bucket((uint64(prevHan)<<24|uint64(r))^tagHan2<<56, bits))
+			}
+			prevHan, haveHan, havePrev = r, true, false
+			i += w
+			continue
+		}
+		if c >= 0x80 && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			i += w
+			haveHan = false
+			havePrev = false
+			continue
+		}
+		// a word: ASCII letters/digits and non-Han letters
+		h := uint64(fnvOffset)
+		j := i
+		for j < n {
+			b := norm[j]
+			if b < 0x80 {
+				if !isAlnum(b) {
+					break
+				}
+				h = (h ^ uint64(b)) * fnvPrime
+				j++
+				continue
+			}
+			r, w := utf8.DecodeRune(norm[j:])
+			if isHanLike(r) || !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				break
+			}
+			for k := 0; k < w; k++ {
+				h = (h ^ uint64(norm[j+k])) * fnvPrime
+			}
+			j += w
+		}
+		i = j
+		haveHan = false
+		emit(bucket(h^tagWord<<56, bits))
+		if havePrev {
+			emit(bucket((prevWord*31+h)^tagBigram<<56, bits))
+		}
+		prevWord, havePrev = h, true
+	}
+}
+
+// windows returns the [start,end) feature ranges the detector scores for
+// a segment of n features: every two consecutive strides, the first
+// stride alone, and the tail.
+func windows(n int) [][2]int {
+	var out [][2]int
+	k := 0
+	for ; (k+1)*winStride <= n; k++ {
+		out = append(out, [2]int{max(0, (k-1)*winStride), (k + 1) * winStride})
+	}
+	if n%winStride != 0 || len(out) == 0 {
+		out = append(out, [2]int{max(0, (k-1)*winStride), n})
+	}
+	return out
+}
+
+// winAcc sums a segment's int8 weights by stride and keeps the best
+// normalised window sum, in the same windows as windows().
+type winAcc struct {
+	w                []int8
+	prevSum, curSum  int32
+	prevN, curN      int
+	best             float64
+	seen, segStarted bool
+}
+
+func (a *winAcc) add(f uint32) {
+	a.curSum += int32(a.w[f])
+	a.curN++
+	a.segStarted = true
+	if a.curN == winStride {
+		a.close()
+		a.prevSum, a.prevN, a.curSum, a.curN = a.curSum, a.curN, 0, 0
+	}
+}
+
+func (a *winAcc) close() {
+	n := a.prevN + a.curN
+	if n == 0 {
+		return
+	}
+	v := float64(a.prevSum+a.curSum) / math.Sqrt(float64(n))
+	if !a.seen || v > a.best {
+		a.best, a.seen = v, true
+	}
+}
+
+// endSegment closes the tail window and starts a new segment.
+func (a *winAcc) endSegment() {
+	if a.curN > 0 || (a.segStarted && a.prevN == 0) {
+		a.close()
+	}
+	a.prevSum, a.prevN, a.curSum, a.curN, a.segStarted = 0, 0, 0, 0, false
+}
+
+// evidence is what the rules and views found in a text: rule and view
+// names (sorted, deduplicated) and the family names they point to.
+type evidence struct {
+	names []string
+}
+
+func (e *evidence) add(name string) {
+	if !slices.Contains(e.names, name) {
+		e.names = append(e.names, name)
+	}
+}
+
+// familyOf maps a rule or view name to its family.
+func familyOf(name string) string {
+	switch {
+	case hasPrefix(name, "override."):
+		return "direct"
+	case hasPrefix(name, "exfil."):
+		return "exfil"
+	case hasPrefix(name, "roleplay."):
+		return "roleplay"
+	case hasPrefix(name, "jailbreak."):
+		return "jailbreak"
+	case hasPrefix(name, "indirect."):
+		return "indirect"
+	case hasPrefix(name, "manipulation."), hasPrefix(name, "attention."):
+		return "manipulation"
+	case hasPrefix(name, "hidden."):
+		return "obfuscation." + name[len("hidden."):]
+	case hasPrefix(name, "view."):
+		return "obfuscation." + name[len("view."):]
+	case hasPrefix(name, "pinyin."):
+		return name[len("pinyin."):]
+	}
+	return ""
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+// analysis is one text taken apart for the detector: its segments (the
+// normalised text and each view that differs) and the evidence.
+type analysis struct {
+	segs [][]byte
+	ev   evidence
+}
+
+// analyse builds the views of raw (whose normalised form is norm, with
+// the rules in fired already found on it) and runs the rules on each.
+func analyse(rules *ruleScorer, raw string, norm []byte, fired *[16]bool, zw, homo, tags, bidi int) analysis {
+	var a analysis
+	a.segs = append(a.segs, norm)
+	mark := func(f *[16]bool) {
+		for i, ok := range f[:len(rules.names)] {
+			if ok {
+				a.ev.add(rules.names[i])
+			}
+		}
+	}
+	mark(fired)
+	view := func(name string, v []byte) {
+		var f [16]bool
+		rules.m.find(bytesString(v), func(h kwHit) { f[h.id] = true })
+		before := len(a.ev.names)
+		mark(&f)
+		if len(a.ev.names) > before {
+			a.ev.add("view." + name)
+		}
+		a.segs = append(a.segs, v)
+	}
+	if v, changed := unleet(norm, nil); changed {
+		view("leet", v)
+	}
+	if spacedLetters(norm) {
+		v, _, _, _, _ := normalise(despace(bytesString(norm)), nil)
+		view("spaced", v)
+	}
+	if v, ok := pinyinView(norm, nil); ok {
+		bitsFound := pinyinFamilies(v)
+		for i, p := range pinyinPhrases {
+			if bitsFound&(1<<i) != 0 {
+				a.ev.add("pinyin." + p.family)
+				a.ev.add("view.pinyin")
+			}
+		}
+	}
+	// base64, nested up to maxDecodeDepth, within one byte budget
+	budget := maxViewBytes
+	var decode func(s string, depth int)
+	decode = func(s string, depth int) {
+		if depth > maxDecodeDepth {
+			return
+		}
+		budget = base64Runs(s, budget, func(d []byte) {
+			dn, z, h, t, b := normalise(string(d), nil)
+			if z+h+t+b > 0 {
+				a.ev.add("hidden.in_base64")
+			}
+			a.ev.add("view.base64")
+			view("base64", dn)
+			decode(string(d), depth+1)
+		})
+	}
+	decode(raw, 1)
+	if zw > 0 {
+		a.ev.add("hidden.zero_width")
+	}
+	if homo > 0 {
+		a.ev.add("hidden.homoglyph")
+	}
+	if tags > 0 {
+		a.ev.add("hidden.unicode_tags")
+	}
+	if bidi > 0 {
+		a.ev.add("hidden.bidi")
+	}
+	slices.Sort(a.ev.names)
+	return a
+}
+
+// score returns the detector's score for an analysed text: σ(bias +
+// rule weights + best window).
+func (d *Detector) score(a *analysis) float64 {
+	var rule int32
+	for _, n := range a.ev.names {
+		rule += int32(d.w[ruleFeature(n, d.bits)])
+	}
+	acc := winAcc{w: d.w}
+	for _, s := range a.segs {
+		ngrams(s, d.bits, acc.add)
+		acc.endSegment()
+	}
+	z := d.bias + d.scale*(float64(rule)+acc.best)
+	return 1 / (1 + math.Exp(-z))
+}
+
+// families are the distinct families of the evidence; "learned" when
+// the model flagged a text no rule or view explains.
+func families(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if f := familyOf(n); f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"learned"}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// EmptyDetector is an untrained detector (every text scores 0.5 − ε):
+// what `guard train` starts from when no model exists yet.
+func EmptyDetector(bits uint) *Detector {
+	return &Detector{bits: bits, bias: -1e-3, scale: 1, w: make([]int8, 1<<bits), Trained: "untrained"}
+}
