@@ -60,12 +60,13 @@ func cmdGuard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUsage
 	}
 	if args[0] == "check" {
-		sc, err := guard.New(guard.Options{})
-		if err != nil {
+		fs := newFlags("guard check", "guard check [TEXT]", guardDesc, stdout)
+		injection := fs.String("injection", "builtin", "injection scorer: builtin or rules")
+		if err := parse(fs, args[1:]); err != nil {
 			return err
 		}
-		fs := newFlags("guard check", "guard check [TEXT]", guardDesc, stdout)
-		if err := parse(fs, args[1:]); err != nil {
+		sc, err := guard.New(guard.Options{Injection: *injection})
+		if err != nil {
 			return err
 		}
 		text := strings.Join(fs.Args(), " ")
@@ -95,10 +96,11 @@ func cmdGuard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shared := fs.String("shared", "", "directory of the public evaluation sets (../shared/data)")
 	spec := fs.String("injection-specialist", "", "also score injection with this trained specialist (its promoted version)")
 	dataDir := fs.String("data-dir", env.DataDir, "state directory holding the specialist (also SWITCHYARD_DATA_DIR; default ./switchyard-data)")
+	injection := fs.String("injection", "builtin", "injection scorer: builtin or rules")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	var opts guard.Options
+	opts := guard.Options{Injection: *injection}
 	if *spec != "" {
 		if *dataDir == "" {
 			*dataDir = config.Default().DataDir

@@ -106,6 +106,10 @@ type Guard struct {
 	// InjectionSpecialist names a trained specialist (labels 0/1) whose
 	// promoted version scores prompt injection alongside the rules.
 	InjectionSpecialist string `yaml:"injection_specialist"`
+	// Injection chooses the injection scorer: "builtin" (default), the
+	// detector trained into the binary for English and Chinese, or
+	// "rules", the phrase rules' own score.
+	Injection string `yaml:"injection"`
 }
 
 // DeploymentLimits cap what one deployment is sent, across all keys.
@@ -186,6 +190,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Limits.Backend == "" {
 		c.Limits.Backend = "memory"
+	}
+	if c.Guard.Injection == "" {
+		c.Guard.Injection = "builtin"
 	}
 	if c.Guard.HoldBack == 0 {
 		c.Guard.HoldBack = 64
@@ -288,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := c.Guard.Policies[c.Guard.Default]; c.Guard.Default != "" && !ok {
 		bad(0, "guard.default", "unknown policy %q", c.Guard.Default)
+	}
+	if i := c.Guard.Injection; i != "builtin" && i != "rules" && i != "" {
+		bad(0, "guard.injection", "unknown scorer %q (want builtin or rules)", i)
 	}
 	if c.Guard.HoldBack < 0 {
 		bad(0, "guard.hold_back", "must not be negative")

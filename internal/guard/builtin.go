@@ -33,6 +33,12 @@ var builtinModelFile []byte
 // winStride is the window stride in features; windows are two strides.
 const winStride = 80
 
+// winNorm divides a window's sum: √n, but at least √minWin, so a text of
+// two or three words is not scored by one feature's weight alone.
+func winNorm(n int) float64 { return math.Sqrt(float64(max(n, minWin))) }
+
+const minWin = 12
+
 // Detector is a trained built-in injection model. It is immutable.
 type Detector struct {
 	bits  uint
@@ -124,7 +130,11 @@ const (
 	tagHan
 	tagHan2
 	tagRule
+	tagStem
 )
+
+// stemLen is the prefix of a long word taken as its stem feature.
+const stemLen = 5
 
 const fnvOffset, fnvPrime = 14695981039346656037, 1099511628211
 
@@ -185,6 +195,7 @@ func ngrams(norm []byte, bits uint, emit func(uint32)) {
 		}
 		// a word: ASCII letters/digits and non-Han letters
 		h := uint64(fnvOffset)
+		var stem uint64
 		j := i
 		for j < n {
 			b := norm[j]
@@ -193,6 +204,9 @@ func ngrams(norm []byte, bits uint, emit func(uint32)) {
 					break
 				}
 				h = (h ^ uint64(b)) * fnvPrime
+				if j-i == stemLen-1 {
+					stem = h
+				}
 				j++
 				continue
 			}
@@ -205,9 +219,13 @@ func ngrams(norm []byte, bits uint, emit func(uint32)) {
 			}
 			j += w
 		}
+		wlen := j - i
 		i = j
 		haveHan = false
 		emit(bucket(h^tagWord<<56, bits))
+		if wlen > stemLen+1 && stem != 0 {
+			emit(bucket(stem^tagStem<<56, bits))
+		}
 		if havePrev {
 			emit(bucket((prevWord*31+h)^tagBigram<<56, bits))
 		}
@@ -234,6 +252,7 @@ func windows(n int) [][2]int {
 // normalised window sum, in the same windows as windows().
 type winAcc struct {
 	w                []int8
+	seenF            blockSet
 	prevSum, curSum  int32
 	prevN, curN      int
 	best             float64
@@ -241,13 +260,48 @@ type winAcc struct {
 }
 
 func (a *winAcc) add(f uint32) {
+	if a.seenF.dup(f) {
+		return
+	}
 	a.curSum += int32(a.w[f])
 	a.curN++
 	a.segStarted = true
 	if a.curN == winStride {
 		a.close()
 		a.prevSum, a.prevN, a.curSum, a.curN = a.curSum, a.curN, 0, 0
+		a.seenF = blockSet{}
 	}
+}
+
+// blockSet drops a feature already seen in the current stride (by its
+// low 10 bits), so repeating a phrase does not add up its weight.
+type blockSet [16]uint64
+
+func (b *blockSet) dup(f uint32) bool {
+	i, m := f>>6&15, uint64(1)<<(f&63)
+	if b[i]&m != 0 {
+		return true
+	}
+	b[i] |= m
+	return false
+}
+
+// dedupStream is the feature stream winAcc keeps: duplicates within a
+// stride of kept features dropped.
+func dedupStream(fs []uint32) []uint32 {
+	out := fs[:0]
+	var b blockSet
+	n := 0
+	for _, f := range fs {
+		if b.dup(f) {
+			continue
+		}
+		out = append(out, f)
+		if n++; n == winStride {
+			n, b = 0, blockSet{}
+		}
+	}
+	return out
 }
 
 func (a *winAcc) close() {
@@ -255,7 +309,7 @@ func (a *winAcc) close() {
 	if n == 0 {
 		return
 	}
-	v := float64(a.prevSum+a.curSum) / math.Sqrt(float64(n))
+	v := float64(a.prevSum+a.curSum) / winNorm(n)
 	if !a.seen || v > a.best {
 		a.best, a.seen = v, true
 	}
@@ -267,6 +321,7 @@ func (a *winAcc) endSegment() {
 		a.close()
 	}
 	a.prevSum, a.prevN, a.curSum, a.curN, a.segStarted = 0, 0, 0, 0, false
+	a.seenF = blockSet{}
 }
 
 // evidence is what the rules and views found in a text: rule and view

@@ -74,6 +74,7 @@ type inputScanner struct {
 	sc      *Scanner
 	name    string // the injection specialist configured ("" none)
 	version int    // its version loaded (0: none, rules only)
+	mode    string // guard.injection it was built for
 }
 
 // NewGate builds a Gate, loads the injection specialist's promoted version
@@ -90,11 +91,12 @@ func NewGate(ctx context.Context, o GateOptions) (*Gate, error) {
 	if g.interval <= 0 {
 		g.interval = 5 * time.Second
 	}
-	rules, err := New(Options{})
+	mode := g.cfg().Injection
+	rules, err := New(Options{Injection: mode})
 	if err != nil {
 		return nil, err
 	}
-	g.input.Store(&inputScanner{sc: rules})
+	g.input.Store(&inputScanner{sc: rules, mode: mode})
 	g.output.Store(&map[string]*Scanner{})
 	g.Refresh(ctx)
 	ctx, g.stop = context.WithCancel(ctx)
@@ -152,10 +154,11 @@ func (g *Gate) Refresh(ctx context.Context) {
 		}
 		version = v
 	}
-	if name == cur.name && version == cur.version {
+	mode := g.cfg().Injection
+	if name == cur.name && version == cur.version && mode == cur.mode {
 		return
 	}
-	o := Options{}
+	o := Options{Injection: mode}
 	if version > 0 {
 		sc, err := g.load(name, version)
 		if err != nil {
@@ -171,7 +174,7 @@ func (g *Gate) Refresh(ctx context.Context) {
 		g.log.LogAttrs(ctx, slog.LevelWarn, "guard: building the scanner", slog.String("err", err.Error()))
 		return
 	}
-	g.input.Store(&inputScanner{sc: sc, name: name, version: version})
+	g.input.Store(&inputScanner{sc: sc, name: name, version: version, mode: mode})
 	if version > 0 {
 		g.log.LogAttrs(ctx, slog.LevelInfo, "guard: injection specialist in use", slog.String("specialist", name), slog.Int("version", version))
 	}
@@ -208,7 +211,7 @@ func (g *Gate) outputScanner(types []string) (*Scanner, error) {
 	if sc, ok := (*m)[key]; ok {
 		return sc, nil
 	}
-	sc, err := New(Options{Types: types})
+	sc, err := New(Options{Types: types, Injection: "rules"}) // answers are not scored for injection
 	if err != nil {
 		return nil, err
 	}

@@ -251,7 +251,7 @@ func (s *Scanner) detect(ctx context.Context, text string, norm []byte, fired *[
 	a := analyse(s.rules, text, norm, fired, zw, homo, tags, bidi)
 	score := round3(s.detector.score(&a))
 	inj := s.injection(ctx, text, score, a.ev.names)
-	if inj.Flagged {
+	if score >= s.injThresh {
 		inj.Families = families(a.ev.names)
 	}
 	return inj

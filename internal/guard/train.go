@@ -42,7 +42,7 @@ func prepare(text string, bits uint) prepared {
 	for _, s := range a.segs {
 		var f []uint32
 		ngrams(s, bits, func(x uint32) { f = append(f, x) })
-		p.segs = append(p.segs, f)
+		p.segs = append(p.segs, dedupStream(f))
 	}
 	return p
 }
@@ -67,13 +67,13 @@ func TrainDetector(ctx context.Context, examples []InjExample, o TrainOptions) (
 		o.Bits = 18
 	}
 	if o.Epochs == 0 {
-		o.Epochs = 12
+		o.Epochs = 20
 	}
 	if o.L2 == 0 {
 		o.L2 = 1e-6
 	}
 	if o.MaxFPR == 0 {
-		o.MaxFPR = 0.01
+		o.MaxFPR = 0.02
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -97,7 +97,7 @@ func TrainDetector(ctx context.Context, examples []InjExample, o TrainOptions) (
 			continue
 		}
 		p.wt = 1
-		if strings.HasPrefix(ex.Set, "own_") {
+		if strings.HasPrefix(ex.Set, "own_") || strings.HasPrefix(ex.Set, "deepset") || strings.HasPrefix(ex.Set, "cyberseceval") {
 			p.wt = 3 // the hand-written hard cases are few; count them more
 		}
 		if ex.Label {
@@ -151,7 +151,7 @@ func TrainDetector(ctx context.Context, examples []InjExample, o TrainOptions) (
 			}
 			if seg >= 0 {
 				fs := p.segs[seg][win[0]:win[1]]
-				gn := g / math.Sqrt(float64(len(fs)))
+				gn := g / winNorm(len(fs))
 				for _, f := range fs {
 					upd(f, gn)
 				}
@@ -234,7 +234,7 @@ func bestWindow(p *prepared, w []float64, bias float64) (float64, int, [2]int) {
 			for _, f := range fs[r[0]:r[1]] {
 				s += w[f]
 			}
-			s /= math.Sqrt(float64(r[1] - r[0]))
+			s /= winNorm(r[1] - r[0])
 			if s > best {
 				best, seg, win = s, si, r
 			}
@@ -263,7 +263,7 @@ func bestWindowQ(p *prepared, d *Detector) (float64, int, [2]int) {
 			for _, f := range fs[r[0]:r[1]] {
 				s += int32(d.w[f])
 			}
-			v := float64(s) / math.Sqrt(float64(r[1]-r[0]))
+			v := float64(s) / winNorm(r[1]-r[0])
 			if seg < 0 || v > best {
 				best, seg, win = v, si, r
 			}

@@ -239,7 +239,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.cfg.Store(cfg)
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
 	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
-	if cfg.Guard.InjectionSpecialist != old.Guard.InjectionSpecialist {
+	if cfg.Guard.InjectionSpecialist != old.Guard.InjectionSpecialist || cfg.Guard.Injection != old.Guard.Injection {
 		s.guard.Refresh(context.Background()) // load the newly named specialist now, not at the next check
 	}
 	s.log.Info("config reloaded", "file", cfg.File, "models", len(cfg.Models))
