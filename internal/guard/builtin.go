@@ -149,8 +149,11 @@ func ruleFeature(name string, bits uint) uint32 {
 	return bucket(h^tagRule<<56, bits)
 }
 
+// isHanLike reports Han ideographs (the CJK blocks, extensions and
+// compatibility ideographs) and kana: characters taken one by one.
 func isHanLike(r rune) bool {
-	return r >= 0x3040 && r <= 0x30FF || unicode.Is(unicode.Han, r)
+	return r >= 0x4E00 && r <= 0x9FFF || r >= 0x3400 && r <= 0x4DBF || r >= 0x3040 && r <= 0x30FF ||
+		r >= 0xF900 && r <= 0xFAFF || r >= 0x20000 && r <= 0x3134F || r == 0x3007
 }
 
 // ngrams calls emit for each feature of norm in text order: words
@@ -222,6 +225,9 @@ func ngrams(norm []byte, bits uint, emit func(uint32)) {
 		wlen := j - i
 		i = j
 		haveHan = false
+		if wlen == 1 {
+			continue // single letters and digits carry no signal, only noise
+		}
 		emit(bucket(h^tagWord<<56, bits))
 		if wlen > stemLen+1 && stem != 0 {
 			emit(bucket(stem^tagStem<<56, bits))
@@ -383,22 +389,27 @@ func analyse(rules *ruleScorer, raw string, norm []byte, fired *[16]bool, zw, ho
 		}
 	}
 	mark(fired)
-	view := func(name string, v []byte) {
+	// view adds a view's rule evidence; its n-grams are scored too when
+	// it found something the text did not show (always, for decoded text)
+	view := func(name string, v []byte, always bool) {
 		var f [16]bool
 		rules.m.find(bytesString(v), func(h kwHit) { f[h.id] = true })
 		before := len(a.ev.names)
 		mark(&f)
 		if len(a.ev.names) > before {
 			a.ev.add("view." + name)
+			always = true
 		}
-		a.segs = append(a.segs, v)
+		if always {
+			a.segs = append(a.segs, v)
+		}
 	}
 	if v, changed := unleet(norm, nil); changed {
-		view("leet", v)
+		view("leet", v, false)
 	}
 	if spacedLetters(norm) {
 		v, _, _, _, _ := normalise(despace(bytesString(norm)), nil)
-		view("spaced", v)
+		view("spaced", v, true)
 	}
 	if v, ok := pinyinView(norm, nil); ok {
 		bitsFound := pinyinFamilies(v)
@@ -422,7 +433,7 @@ func analyse(rules *ruleScorer, raw string, norm []byte, fired *[16]bool, zw, ho
 				a.ev.add("hidden.in_base64")
 			}
 			a.ev.add("view.base64")
-			view("base64", dn)
+			view("base64", dn, true)
 			decode(string(d), depth+1)
 		})
 	}

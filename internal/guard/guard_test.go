@@ -210,8 +210,10 @@ func TestStreamRestore(t *testing.T) {
 	}
 }
 
+// TestInjection checks the phrase rules' own scorer (guard.injection:
+// rules); TestBuiltinDefault checks the default detector.
 func TestInjection(t *testing.T) {
-	s := mustNew(t, Options{})
+	s := mustNew(t, Options{Injection: "rules"})
 	tests := []struct {
 		in   string
 		want bool

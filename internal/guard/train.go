@@ -2,8 +2,8 @@ package guard
 
 import (
 	"context"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -73,7 +73,7 @@ func TrainDetector(ctx context.Context, examples []InjExample, o TrainOptions) (
 		o.L2 = 1e-6
 	}
 	if o.MaxFPR == 0 {
-		o.MaxFPR = 0.02
+		o.MaxFPR = 0.01
 	}
 	if o.Seed == 0 {
 		o.Seed = 1

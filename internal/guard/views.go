@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/base64"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -23,7 +24,13 @@ var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': '
 // symbols ("1gn0r3", "pr3v!0us") into letters; other bytes are copied.
 // It reports whether it changed anything.
 func unleet(norm []byte, buf []byte) ([]byte, bool) {
+	if !hasLeet(norm) {
+		return nil, false
+	}
 	out := buf[:0]
+	if cap(out) < len(norm) {
+		out = make([]byte, 0, min(len(norm), maxViewBytes))
+	}
 	changed := false
 	n := min(len(norm), maxViewBytes)
 	for i := 0; i < n; {
@@ -43,7 +50,14 @@ func unleet(norm []byte, buf []byte) ([]byte, bool) {
 			i++
 			continue
 		}
-		if letters >= 2 && leets >= 1 && leets <= letters+1 {
+		// '@' inside a word is an e-mail address, not leetspeak
+		email := false
+		for k := i + 1; k < j; k++ {
+			if norm[k] == '@' {
+				email = true
+			}
+		}
+		if letters >= 2 && leets >= 1 && leets <= letters+1 && !email {
 			for k := i; k < j; k++ {
 				if c := leetMap[norm[k]]; c != 0 && !isAlpha(norm[k]) {
 					out = append(out, c)
@@ -58,6 +72,19 @@ func unleet(norm []byte, buf []byte) ([]byte, bool) {
 		i = j
 	}
 	return out, changed
+}
+
+// hasLeet reports whether some ASCII letter is next to a leet digit or
+// symbol: the cheap test before unleet builds a view.
+func hasLeet(norm []byte) bool {
+	n := min(len(norm), maxViewBytes)
+	for i := 1; i < n; i++ {
+		a, b := norm[i-1], norm[i]
+		if isAlpha(a) && leetMap[b] != 0 || leetMap[a] != 0 && isAlpha(b) {
+			return true
+		}
+	}
+	return false
 }
 
 func isB64(c byte) bool {
@@ -175,6 +202,27 @@ var pinyinOf = map[rune]string{
 	'新': "xin", '务': "wu", '输': "shu", '出': "chu", '先': "xian", '此': "ci",
 }
 
+// pinyinIdx indexes pinyinSyl by character (0: none): an array lookup per
+// character instead of a map's.
+var pinyinIdx, pinyinSyl = func() (*[0x9FFF - 0x4E00 + 1]uint8, []string) {
+	idx := new([0x9FFF - 0x4E00 + 1]uint8)
+	syl := []string{""}
+	for _, r := range sortedRunes(pinyinOf) {
+		idx[r-0x4E00] = uint8(len(syl))
+		syl = append(syl, pinyinOf[r])
+	}
+	return idx, syl
+}()
+
+func sortedRunes(m map[rune]string) []rune {
+	rs := make([]rune, 0, len(m))
+	for r := range m {
+		rs = append(rs, r)
+	}
+	slices.Sort(rs)
+	return rs
+}
+
 // pinyinPhrases are injection phrases spelled in Pinyin without spaces,
 // by family; each is long enough not to occur by chance in English text
 // with its spaces removed.
@@ -215,6 +263,9 @@ var pinyinMatcher = func() *matcher {
 // matched by the phrase rules directly). "lue" is folded to "lve".
 func pinyinView(norm []byte, buf []byte) ([]byte, bool) {
 	out := buf[:0]
+	if cap(out) < len(norm) {
+		out = make([]byte, 0, min(len(norm), maxViewBytes)+16)
+	}
 	latin := false
 	n := min(len(norm), maxViewBytes)
 	for i := 0; i < n; {
@@ -229,9 +280,13 @@ func pinyinView(norm []byte, buf []byte) ([]byte, bool) {
 		}
 		r, w := utf8.DecodeRune(norm[i:n])
 		i += w
-		if p, ok := pinyinOf[r]; ok {
-			out = append(out, p...)
-		} else if r == 'ü' {
+		if r >= 0x4E00 && r <= 0x9FFF {
+			if k := pinyinIdx[r-0x4E00]; k != 0 {
+				out = append(out, pinyinSyl[k]...)
+				continue
+			}
+		}
+		if r == 'ü' {
 			out = append(out, 'v')
 		} else if r >= 0x3400 && r <= 0x9FFF {
 			out = append(out, '#')
