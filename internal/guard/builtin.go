@@ -404,8 +404,8 @@ func analyse(rules *ruleScorer, raw string, norm []byte, fired *[16]bool, zw, ho
 			a.segs = append(a.segs, v)
 		}
 	}
-	if v, changed := unleet(norm, nil); changed {
-		view("leet", v, false)
+	if v, words := unleet(norm, nil); words > 0 {
+		view("leet", v, words >= 2)
 	}
 	if spacedLetters(norm) {
 		v, _, _, _, _ := normalise(despace(bytesString(norm)), nil)

@@ -166,7 +166,7 @@ func TestTrainDeterministic(t *testing.T) {
 }
 
 func TestViews(t *testing.T) {
-	if v, ok := unleet([]byte("1gn0r3 pr3v10us, h264 and 2024 stay"), nil); !ok || string(v) != "ignore previous, h264 and 2024 stay" {
+	if v, ok := unleet([]byte("1gn0r3 pr3v10us, h264 and 2024 stay"), nil); ok != 2 || string(v) != "ignore previous, h264 and 2024 stay" {
 		t.Errorf("unleet: %q %v", v, ok)
 	}
 	if v, ok := pinyinView([]byte("hu lue zhi qian 的指令"), nil); !ok || string(v) != "hulvezhiqiandezhiling" {

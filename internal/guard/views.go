@@ -22,16 +22,16 @@ var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': '
 
 // unleet rewrites words that mix letters with leetspeak digits or
 // symbols ("1gn0r3", "pr3v!0us") into letters; other bytes are copied.
-// It reports whether it changed anything.
-func unleet(norm []byte, buf []byte) ([]byte, bool) {
+// It reports how many words it changed.
+func unleet(norm []byte, buf []byte) ([]byte, int) {
 	if !hasLeet(norm) {
-		return nil, false
+		return nil, 0
 	}
 	out := buf[:0]
 	if cap(out) < len(norm) {
 		out = make([]byte, 0, min(len(norm), maxViewBytes))
 	}
-	changed := false
+	changed := 0
 	n := min(len(norm), maxViewBytes)
 	for i := 0; i < n; {
 		// a "word" is a run of ASCII letters, digits and leet symbols
@@ -58,10 +58,10 @@ func unleet(norm []byte, buf []byte) ([]byte, bool) {
 			}
 		}
 		if letters >= 2 && leets >= 1 && leets <= letters+1 && !email {
+			changed++
 			for k := i; k < j; k++ {
 				if c := leetMap[norm[k]]; c != 0 && !isAlpha(norm[k]) {
 					out = append(out, c)
-					changed = true
 				} else {
 					out = append(out, norm[k])
 				}
