@@ -124,3 +124,15 @@ func BenchmarkAdversarial(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheck4KBRules is BenchmarkCheck4KB with guard.injection:
+// rules, to show what the built-in detector costs.
+func BenchmarkCheck4KBRules(b *testing.B) {
+	s := mustNew(b, Options{Injection: "rules"})
+	text := strings.ToValidUTF8(mixedText(4096), "")
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for b.Loop() {
+		s.Scan(text)
+	}
+}

@@ -24,14 +24,22 @@ var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': '
 // symbols ("1gn0r3", "pr3v!0us") into letters; other bytes are copied.
 // It reports how many words it changed.
 func unleet(norm []byte, buf []byte) ([]byte, int) {
-	if !hasLeet(norm) {
+	if !hasLeet(norm) || leetWords(norm, nil) == 0 {
 		return nil, 0
 	}
 	out := buf[:0]
-	if cap(out) < len(norm) {
-		out = make([]byte, 0, min(len(norm), maxViewBytes))
-	}
+	return out, leetWords(norm, &out)
+}
+
+// leetWords counts the words unleet rewrites and, when out is not nil,
+// appends the rewritten text to it.
+func leetWords(norm []byte, out *[]byte) int {
 	changed := 0
+	put := func(c byte) {
+		if out != nil {
+			*out = append(*out, c)
+		}
+	}
 	n := min(len(norm), maxViewBytes)
 	for i := 0; i < n; {
 		// a "word" is a run of ASCII letters, digits and leet symbols
@@ -46,7 +54,7 @@ func unleet(norm []byte, buf []byte) ([]byte, int) {
 			j++
 		}
 		if j == i {
-			out = append(out, norm[i])
+			put(norm[i])
 			i++
 			continue
 		}
@@ -61,17 +69,19 @@ func unleet(norm []byte, buf []byte) ([]byte, int) {
 			changed++
 			for k := i; k < j; k++ {
 				if c := leetMap[norm[k]]; c != 0 && !isAlpha(norm[k]) {
-					out = append(out, c)
+					put(c)
 				} else {
-					out = append(out, norm[k])
+					put(norm[k])
 				}
 			}
 		} else {
-			out = append(out, norm[i:j]...)
+			if out != nil {
+				*out = append(*out, norm[i:j]...)
+			}
 		}
 		i = j
 	}
-	return out, changed
+	return changed
 }
 
 // hasLeet reports whether some ASCII letter is next to a leet digit or
@@ -262,6 +272,9 @@ var pinyinMatcher = func() *matcher {
 // whether norm has both Latin letters and text to spell (pure Chinese is
 // matched by the phrase rules directly). "lue" is folded to "lve".
 func pinyinView(norm []byte, buf []byte) ([]byte, bool) {
+	if !maybePinyin(norm) {
+		return nil, false
+	}
 	out := buf[:0]
 	if cap(out) < len(norm) {
 		out = make([]byte, 0, min(len(norm), maxViewBytes)+16)
@@ -302,6 +315,32 @@ func pinyinView(norm []byte, buf []byte) ([]byte, bool) {
 		}
 	}
 	return out, true
+}
+
+// pinyinAnchors are syllable groups every Pinyin phrase holds (in Latin
+// letters), and the Han characters they spell: a text with none of them
+// needs no Pinyin view.
+var pinyinAnchors = func() *matcher {
+	var list []kw
+	for _, a := range []string{"zhi", "lue", "lve", "xitong", "tishi", "yueyu", "mima", "miyao", "banyan", "juese", "kaifa", "moshi",
+		"xianzhi", "daode", "wushi", "wangji", "wangdiao", "shuchu", "xielu", "jiazhuang", "zunshou", "jujue", "raoguo", "xianzai",
+		"falv", "renwu", "yuanshi", "sheding", "shezhi", "shencha", "shangmian", "qianmian", "suoyou", "zhiqian"} {
+		list = append(list, kw{s: a})
+	}
+	m := newMatcher(list)
+	for i := range m.kws {
+		m.kws[i].wordL, m.kws[i].wordR = false, false
+	}
+	return m
+}()
+
+// maybePinyin reports whether norm may hold Pinyin worth a view: some
+// anchor syllable in Latin letters (mixed-script text has one as soon as
+// one syllable of a phrase is typed in Latin).
+func maybePinyin(norm []byte) bool {
+	found := false
+	pinyinAnchors.find(bytesString(norm[:min(len(norm), maxViewBytes)]), func(kwHit) { found = true })
+	return found
 }
 
 // pinyinFamilies returns a bit per pinyinPhrases family found in view.
