@@ -31,11 +31,13 @@ Privacy and safety checks, offline with the built-in recognisers.
                             injection may be omitted when not labelled)
   guard eval --shared DIR   the evaluation on the public sets in DIR
                             (../shared/data): the README's table
-  guard train --shared DIR [--out FILE]
+  guard train --shared DIR [--out FILE] [--unlicensed]
                             train the built-in injection detector on the
                             corpus (DIR's public sets and the hand-written
                             sets in the binary; see the README) and write it
-                            to FILE (default internal/guard/builtin_injection.bin)
+                            to FILE (default internal/guard/builtin_injection.bin);
+                            --unlicensed adds Chinese review/title sets whose
+                            sources state no licence
   --injection rules         (check, eval) score injection with the phrase
                             rules alone instead of the built-in detector
   --injection-specialist NAME  add a trained classifier (a specialist with
@@ -251,13 +253,14 @@ func guardTrain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("guard train", "guard train --shared DIR [--out FILE]", guardDesc, stdout)
 	shared := fs.String("shared", "", "the public data sets (../shared/data)")
 	out := fs.String("out", "internal/guard/builtin_injection.bin", "where to write the model")
+	unlicensed := fs.Bool("unlicensed", false, "also train on the Chinese review and title sets whose sources state no licence (only if you have cleared their use)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *shared == "" {
 		return fmt.Errorf("guard train: --shared DIR is required: %w", errUsage)
 	}
-	corpus, err := guard.LoadInjectionCorpus(*shared)
+	corpus, err := guard.LoadInjectionCorpusWith(*shared, *unlicensed)
 	if err != nil {
 		return err
 	}

@@ -41,15 +41,24 @@ var cseFamily = map[string]string{
 //     seed questions alone are test only (plain harmful questions);
 //   - the hand-written English and Chinese injections and hard benign
 //     look-alikes: 50% test;
-//   - benign ordinary traffic: CLINC150 and Banking77 (English), online
-//     shopping and takeaway reviews and TNEWS titles (Chinese) from their
-//     train files for train/val, their test files for test; AFQMC
-//     questions test only.
+//   - benign ordinary traffic: CLINC150 and Banking77 (English) from their
+//     train files for train/val, their test files for test; the Chinese
+//     online-shopping and takeaway reviews, TNEWS titles and AFQMC
+//     questions test only (their sources state no licence, so the shipped
+//     model is not trained on them).
 //
 // Train positives also get one obfuscated copy each (zero-width, leet,
 // base64, …); test positives of deepset and the hand-written sets get a
 // copy per obfuscation in sets named "obfuscated_<kind>".
 func LoadInjectionCorpus(shared string) ([]InjExample, error) {
+	return LoadInjectionCorpusWith(shared, false)
+}
+
+// LoadInjectionCorpusWith is LoadInjectionCorpus; with unlicensed it also
+// trains on the Chinese online-shopping and takeaway reviews and TNEWS
+// titles (train files; their sources state no licence), for an operator
+// who has cleared their use (`guard train --unlicensed`).
+func LoadInjectionCorpusWith(shared string, unlicensed bool) ([]InjExample, error) {
 	var out []InjExample
 	add := func(ex InjExample) {
 		if strings.TrimSpace(ex.Text) != "" {
@@ -175,20 +184,24 @@ func LoadInjectionCorpus(shared string) ([]InjExample, error) {
 		every           int
 		train           bool
 	}
-	for _, s := range []src{
+	benign := []src{
 		{"clinc150/train.jsonl", "clinc150", "en", -1, "text", 5, true},
 		{"clinc150/test.jsonl", "clinc150", "en", -1, "text", 1, false},
 		{"banking77/train.csv", "banking77", "en", 0, "", 7, true},
 		{"banking77/test.csv", "banking77", "en", 0, "", 1, false},
-		{"online_shopping_10_cats/train-00.csv", "shopping_zh", "zh", 2, "", 6, true},
 		{"online_shopping_10_cats/test.csv", "shopping_zh", "zh", 2, "", 3, false},
-		{"waimai_10k/train.csv", "waimai_zh", "zh", 1, "", 6, true},
 		{"waimai_10k/test.csv", "waimai_zh", "zh", 1, "", 1, false},
-		{"fewclue/tnews/train_few_all.json", "tnews_zh", "zh", -1, "sentence", 1, true},
 		{"fewclue/tnews/test_public.json", "tnews_zh", "zh", -1, "sentence", 1, false},
 		{"afqmc_zh/test.jsonl", "afqmc_zh", "zh", -1, "sentence1", 1, false},
 		{"afqmc_zh/test.jsonl", "afqmc_zh", "zh", -1, "sentence2", 1, false},
-	} {
+	}
+	if unlicensed {
+		benign = append(benign,
+			src{"online_shopping_10_cats/train-00.csv", "shopping_zh", "zh", 2, "", 6, true},
+			src{"waimai_10k/train.csv", "waimai_zh", "zh", 1, "", 6, true},
+			src{"fewclue/tnews/train_few_all.json", "tnews_zh", "zh", -1, "sentence", 1, true})
+	}
+	for _, s := range benign {
 		var texts []string
 		p := filepath.Join(shared, s.path)
 		if s.col < 0 {
