@@ -103,24 +103,13 @@ func (d *Detector) WriteTo(w io.Writer) (int64, error) {
 	for _, x := range d.w {
 		buf.WriteByte(byte(x))
 	}
-	cw := &countWriter{w: w}
-	zw, _ := gzip.NewWriterLevel(cw, gzip.BestCompression)
-	if _, err := zw.Write(buf.Bytes()); err != nil {
-		return cw.n, err
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	zw.Write(buf.Bytes()) // writes to a bytes.Buffer do not fail
+	if err := zw.Close(); err != nil {
+		return 0, err
 	}
-	err := zw.Close()
-	return cw.n, err
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return z.WriteTo(w)
 }
 
 // feature tags keep the kinds of n-gram apart in the hash space.

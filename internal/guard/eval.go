@@ -3,7 +3,6 @@ package guard
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -270,32 +269,3 @@ func evalInjection(ctx context.Context, dataDir string, s *Scanner) ([]EvalRow, 
 	return rows, nil
 }
 
-func trues(n int) []bool {
-	b := make([]bool, n)
-	for i := range b {
-		b[i] = true
-	}
-	return b
-}
-
-func readCSVColumn(path string, col int) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	recs, err := r.ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for i, rec := range recs {
-		if i == 0 || len(rec) <= col {
-			continue
-		}
-		out = append(out, rec[col])
-	}
-	return out, nil
-}
