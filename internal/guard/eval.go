@@ -268,4 +268,3 @@ func evalInjection(ctx context.Context, dataDir string, s *Scanner) ([]EvalRow, 
 	}
 	return rows, nil
 }
-
