@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -246,12 +247,12 @@ func windows(n int) [][2]int {
 // winAcc sums a segment's int8 weights by stride and keeps the best
 // normalised window sum, in the same windows as windows().
 type winAcc struct {
-	w                []int8
-	seenF            blockSet
-	prevSum, curSum  int32
-	prevN, curN      int
-	best             float64
-	seen, segStarted bool
+	w               []int8
+	seenF           blockSet
+	prevSum, curSum int32
+	prevN, curN     int
+	best            float64
+	seen            bool
 }
 
 func (a *winAcc) add(f uint32) {
@@ -260,7 +261,6 @@ func (a *winAcc) add(f uint32) {
 	}
 	a.curSum += int32(a.w[f])
 	a.curN++
-	a.segStarted = true
 	if a.curN == winStride {
 		a.close()
 		a.prevSum, a.prevN, a.curSum, a.curN = a.curSum, a.curN, 0, 0
@@ -312,10 +312,10 @@ func (a *winAcc) close() {
 
 // endSegment closes the tail window and starts a new segment.
 func (a *winAcc) endSegment() {
-	if a.curN > 0 || (a.segStarted && a.prevN == 0) {
+	if a.curN > 0 {
 		a.close()
 	}
-	a.prevSum, a.prevN, a.curSum, a.curN, a.segStarted = 0, 0, 0, 0, false
+	a.prevSum, a.prevN, a.curSum, a.curN = 0, 0, 0, 0
 	a.seenF = blockSet{}
 }
 
@@ -334,29 +334,27 @@ func (e *evidence) add(name string) {
 // familyOf maps a rule or view name to its family.
 func familyOf(name string) string {
 	switch {
-	case hasPrefix(name, "override."):
+	case strings.HasPrefix(name, "override."):
 		return "direct"
-	case hasPrefix(name, "exfil."):
+	case strings.HasPrefix(name, "exfil."):
 		return "exfil"
-	case hasPrefix(name, "roleplay."):
+	case strings.HasPrefix(name, "roleplay."):
 		return "roleplay"
-	case hasPrefix(name, "jailbreak."):
+	case strings.HasPrefix(name, "jailbreak."):
 		return "jailbreak"
-	case hasPrefix(name, "indirect."):
+	case strings.HasPrefix(name, "indirect."):
 		return "indirect"
-	case hasPrefix(name, "manipulation."), hasPrefix(name, "attention."):
+	case strings.HasPrefix(name, "manipulation."), strings.HasPrefix(name, "attention."):
 		return "manipulation"
-	case hasPrefix(name, "hidden."):
+	case strings.HasPrefix(name, "hidden."):
 		return "obfuscation." + name[len("hidden."):]
-	case hasPrefix(name, "view."):
+	case strings.HasPrefix(name, "view."):
 		return "obfuscation." + name[len("view."):]
-	case hasPrefix(name, "pinyin."):
+	case strings.HasPrefix(name, "pinyin."):
 		return name[len("pinyin."):]
 	}
 	return ""
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 // analysis is one text taken apart for the detector: its segments (the
 // normalised text and each view that differs) and the evidence.
@@ -473,10 +471,4 @@ func families(names []string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// EmptyDetector is an untrained detector (every text scores 0.5 − ε):
-// what `guard train` starts from when no model exists yet.
-func EmptyDetector(bits uint) *Detector {
-	return &Detector{bits: bits, bias: -1e-3, scale: 1, w: make([]int8, 1<<bits), Trained: "untrained"}
 }

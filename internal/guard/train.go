@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -379,15 +378,5 @@ func splitOf(key string, testPct, valPct int) string {
 }
 
 func mix(h uint64) uint64 { return (h ^ h>>31) * 0x9E3779B97F4A7C15 }
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -3,6 +3,7 @@ package guard
 import (
 	"encoding/base64"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -133,7 +134,7 @@ func base64Runs(raw string, budget int, fn func(decoded []byte)) int {
 				run = run[:(budget*4/3)&^3]
 			}
 			enc := base64.RawStdEncoding
-			if containsAny(run, "-_") {
+			if strings.ContainsAny(run, "-_") {
 				enc = base64.RawURLEncoding
 			}
 			run = run[:len(run)&^3+rem64(len(run))]
@@ -165,17 +166,6 @@ func allLetters(s string) bool {
 		}
 	}
 	return true
-}
-
-func containsAny(s, chars string) bool {
-	for i := 0; i < len(s); i++ {
-		for j := 0; j < len(chars); j++ {
-			if s[i] == chars[j] {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // printable reports whether d is valid UTF-8 of which at least 90% of
@@ -346,6 +336,6 @@ func maybePinyin(norm []byte) bool {
 // pinyinFamilies returns a bit per pinyinPhrases family found in view.
 func pinyinFamilies(view []byte) uint8 {
 	var bits uint8
-	pinyinMatcher.find(string(view), func(h kwHit) { bits |= 1 << h.id })
+	pinyinMatcher.find(bytesString(view), func(h kwHit) { bits |= 1 << h.id })
 	return bits
 }
