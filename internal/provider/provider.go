@@ -236,3 +236,35 @@ func (r *Registry) Kinds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// NativeRequest is a call in a vendor's own API (not OpenAI's), for a
+// provider that speaks it: the gateway hands a client's body over byte for
+// byte instead of translating it. API names the API ("anthropic.messages",
+// "openai.responses"); Path is the vendor path relative to its /v1 base
+// ("/messages", "/messages/count_tokens", "/responses"); Body's "model"
+// already names the upstream model. Header holds the client's headers that
+// the API defines (anthropic-version, anthropic-beta…), nil when none.
+type NativeRequest struct {
+	API       string
+	Path      string
+	Body      []byte
+	Stream    bool
+	RequestID string
+	Header    http.Header
+}
+
+// Native is a provider that serves some vendor APIs natively. NativeAPI
+// says which; DoNative answers like Do, with the vendor's own bodies: a
+// non-stream Body as the vendor sent it, or a Stream whose Next returns
+// each SSE event's data payload as sent (the API's package knows how to
+// frame it again).
+type Native interface {
+	NativeAPI(api string) bool
+	DoNative(ctx context.Context, req *NativeRequest) (*Response, error)
+}
+
+// SupportsNative reports whether p serves api natively.
+func SupportsNative(p Provider, api string) bool {
+	n, ok := p.(Native)
+	return ok && n.NativeAPI(api)
+}
