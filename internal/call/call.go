@@ -29,6 +29,36 @@ type Call struct {
 	Key       *tenancy.Key
 	Start     time.Time
 	Tags      string // the x-switchyard-tags header, for request logs
+	// Route names the client API when it is not Op's own (an ingress such
+	// as "messages" or "responses" that the gateway serves as a chat call);
+	// it labels the log line and metrics.
+	Route string
+	// Native, when set, is the call in the client's own vendor API, for a
+	// deployment that serves that API natively (nil: always translated).
+	Native *Native
+}
+
+// Native is a call as the client made it in a vendor API. The gateway
+// sends Body to a deployment that speaks API natively, unless a step
+// changed the call (the guard rewrote it, or an output policy must see
+// the answer): then the chat translation goes instead.
+type Native struct {
+	API    string      // provider.NativeRequest's API, e.g. "anthropic.messages"
+	Path   string      // the vendor path relative to /v1
+	Body   []byte      // the client's body; valid until Serve returns
+	Header http.Header // the API's own request headers worth passing on
+	// Usage reads the usage in a native answer or stream event; it may
+	// keep state across one stream's events (each call returns the
+	// usage so far).
+	Usage func(data []byte) (Usage, bool)
+	// Frame appends one native stream event, framed for the client.
+	Frame func(dst, data []byte) []byte
+	// StreamError appends the client API's error event for an OpenAI
+	// error (status and body) that ends a native stream.
+	StreamError func(dst []byte, status int, body []byte) []byte
+	// W is the client's own writer: native answers go to it untouched,
+	// past the ingress's translation.
+	W http.ResponseWriter
 }
 
 // Request is what the gateway learned from the body, for the steps.
@@ -77,6 +107,10 @@ type Usage struct {
 	CompletionTokens int64 `json:"completion_tokens"`
 	PromptDetails    struct {
 		CachedTokens int64 `json:"cached_tokens"`
+		// CacheWriteTokens are prompt tokens written to the vendor's
+		// prompt cache (Anthropic's cache_creation_input_tokens), an
+		// extension of OpenAI's usage.
+		CacheWriteTokens int64 `json:"cache_write_tokens"`
 	} `json:"prompt_tokens_details"`
 }
 

@@ -124,6 +124,7 @@ type outcome struct {
 	ticket            call.Ticket
 	generated         *[]byte  // streamed text as the client saw it, kept only while a ticket wants it
 	outputs           *outputs // the guard's output filters, if any
+	guarded           bool     // the guard rewrote the body
 	request, response []byte   // the body sent upstream (after the guard), the body the client got
 }
 
@@ -220,6 +221,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 				return
 			}
 			req.Body, req.Fields = body, nf
+			o.guarded = true
 		}
 		if out != nil {
 			o.outputs = &outputs{make: out}
@@ -271,6 +273,9 @@ func (g *Service) attempt(ctx context.Context, w http.ResponseWriter, c *call.Ca
 	if d.Upstream != req.Model {
 		*bp = wire.AppendReplaced((*bp)[:0], req.Body, req.Fields.Model, d.Upstream)
 		body = *bp
+	}
+	if o.native(c, d) {
+		return g.attemptNative(ctx, c, req, d, bp, o)
 	}
 	sent := time.Now()
 	resp, err := d.Provider.Do(ctx, &provider.Request{Op: c.Op, Body: body, Stream: req.Stream, RequestID: c.RequestID})
@@ -463,6 +468,7 @@ func parseUsage(body []byte, sp wire.Span) (call.Usage, bool) {
 	u.CompletionTokens = num(sp, "completion_tokens")
 	if d := wire.Member(body, sp, "prompt_tokens_details"); d.Present() && body[d.Start] == '{' {
 		u.PromptDetails.CachedTokens = num(d, "cached_tokens")
+		u.PromptDetails.CacheWriteTokens = num(d, "cache_write_tokens")
 	}
 	return u, true
 }
@@ -684,6 +690,9 @@ func (g *Service) finish(c *call.Call, o *outcome) {
 		o.generated = nil
 	}
 	route := c.Op.String()
+	if c.Route != "" {
+		route = c.Route
+	}
 	st := obs.Status(o.status)
 	if g.Metrics != nil {
 		g.Metrics.Requests.WithLabelValues(route, o.model, o.deployment, st).Inc()
