@@ -27,6 +27,15 @@ type Behavior struct {
 	Content    string        // answer text (default "Hello from fakeai")
 	NoUsage    bool          // leave usage out
 	Pieces     []string      // stream exactly these content chunks (non-stream: their concatenation)
+	// ToolCalls answers with these tool calls (finish_reason tool_calls)
+	// after the content, if any; streamed with each call's arguments split
+	// in two fragments.
+	ToolCalls []ToolCall
+}
+
+// ToolCall is one function call the fake model makes.
+type ToolCall struct {
+	ID, Name, Arguments string
 }
 
 // Server is a running fake upstream.
@@ -174,12 +183,27 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	finish := "stop"
+	if len(b.ToolCalls) > 0 {
+		finish = "tool_calls"
+	}
 	if !req.Stream {
+		msg := map[string]any{"role": "assistant", "content": content(b)}
+		if len(b.ToolCalls) > 0 {
+			var calls []any
+			for _, tc := range b.ToolCalls {
+				calls = append(calls, map[string]any{"id": tc.ID, "type": "function",
+					"function": map[string]any{"name": tc.Name, "arguments": tc.Arguments}})
+			}
+			msg["tool_calls"] = calls
+			if b.Content == "" && len(b.Pieces) == 0 {
+				msg["content"] = nil
+			}
+		}
 		out, _ := json.Marshal(map[string]any{
 			"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-				"message": map[string]any{"role": "assistant", "content": content(b)}}},
-			"usage": usageOf(b, 12, 5),
+			"choices": []any{map[string]any{"index": 0, "finish_reason": finish, "message": msg}},
+			"usage":   usageOf(b, 12, 5),
 		})
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(out)
@@ -191,6 +215,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(b.Pieces) > 0 {
 		n = len(b.Pieces)
+	}
+	if len(b.ToolCalls) > 0 && b.Content == "" && len(b.Pieces) == 0 {
+		n = 0
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
@@ -229,8 +256,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		fl.Flush()
 	}
-	final := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
-		`,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`
+	head := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) + `,"choices":[{"index":0,"delta":`
+	for i, tc := range b.ToolCalls {
+		half := len(tc.Arguments) / 2
+		first, _ := json.Marshal(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": tc.ID, "type": "function",
+			"function": map[string]any{"name": tc.Name, "arguments": tc.Arguments[:half]}}}})
+		rest, _ := json.Marshal(map[string]any{"tool_calls": []any{map[string]any{"index": i,
+			"function": map[string]any{"arguments": tc.Arguments[half:]}}}})
+		w.Write([]byte("data: " + head + string(first) + `,"finish_reason":null}]}` + "\n\n"))
+		w.Write([]byte("data: " + head + string(rest) + `,"finish_reason":null}]}` + "\n\n"))
+		fl.Flush()
+	}
+	final := head + `{},"finish_reason":"` + finish + `"}]}`
 	w.Write([]byte("data: " + final + "\n\n"))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !b.NoUsage {
 		u, _ := json.Marshal(usageOf(b, 12, n))
