@@ -31,6 +31,11 @@ type Behavior struct {
 	// after the content, if any; streamed with each call's arguments split
 	// in two fragments.
 	ToolCalls []ToolCall
+	// AutoTools acts like an agent's model: when the request offers tools
+	// (tool_choice not "none") and its last message is the user's, it
+	// calls the first tool with the arguments {"query": <the user's text>};
+	// after a tool result it answers "Tool said: <the result>".
+	AutoTools bool
 }
 
 // ToolCall is one function call the fake model makes.
@@ -109,6 +114,16 @@ func (s *Server) Headers() []http.Header {
 var Record = true
 
 type request struct {
+	Tools []struct {
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
+	ToolChoice json.RawMessage `json:"tool_choice"`
+	Messages   []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
 	Model         string `json:"model"`
 	Stream        bool   `json:"stream"`
 	StreamOptions *struct {
@@ -165,7 +180,35 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (request, Behavio
 		w.Write([]byte(`{"error":{"message":"fakeai status ` + strconv.Itoa(b.Status) + `","type":"fake_error","param":null,"code":"fake_` + strconv.Itoa(b.Status) + `"}}`))
 		return req, b, false
 	}
+	if b.AutoTools && len(req.Messages) > 0 {
+		last := req.Messages[len(req.Messages)-1]
+		text := textOf(last.Content)
+		switch {
+		case last.Role == "user" && len(req.Tools) > 0 && string(req.ToolChoice) != `"none"`:
+			args, _ := json.Marshal(map[string]string{"query": text})
+			b.ToolCalls = []ToolCall{{ID: "call_fake" + strconv.Itoa(len(req.Messages)), Name: req.Tools[0].Function.Name, Arguments: string(args)}}
+		case last.Role == "tool":
+			b.Content, b.Pieces = "", []string{"Tool said: ", text}
+		}
+	}
 	return req, b, true
+}
+
+// textOf is a message content's text: a string, or its text parts joined.
+func textOf(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal(raw, &parts)
+	var out []string
+	for _, p := range parts {
+		out = append(out, p.Text)
+	}
+	return strings.Join(out, "")
 }
 
 func content(b Behavior) string {
