@@ -152,6 +152,7 @@ type Deployment struct {
 type Price struct {
 	Input       float64 `yaml:"input"`
 	CachedInput float64 `yaml:"cached_input"`
+	CacheWrite  float64 `yaml:"cache_write"` // prompt-cache writes (Anthropic); 0: as input
 	Output      float64 `yaml:"output"`
 	Currency    string  `yaml:"currency"`
 }
@@ -345,7 +346,7 @@ func (c *Config) Validate() error {
 				bad(d.Line, df+".limits", "limits must not be negative")
 			}
 			if p := d.Price; p != nil {
-				if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
+				if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 {
 					bad(d.Line, df+".price", "prices must not be negative")
 				}
 				switch p.Currency {

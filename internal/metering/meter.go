@@ -311,7 +311,8 @@ func (t *ticket) Done(r *call.Result) {
 	// have gone) and its usage must still be settled and recorded.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tok := Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens, Completion: r.Usage.CompletionTokens}
+	tok := Tokens{Prompt: r.Usage.PromptTokens, Cached: r.Usage.PromptDetails.CachedTokens,
+		CacheWrite: r.Usage.PromptDetails.CacheWriteTokens, Completion: r.Usage.CompletionTokens}
 	if !r.UsageReported {
 		tok = Tokens{}
 		if r.Status == http.StatusOK || r.Status == 499 || len(r.Generated) > 0 {

@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS prices (
   effective_from TEXT NOT NULL,
   created_at TEXT NOT NULL
 )`})
+	// Prompt-cache writes (Anthropic's cache_creation_input_tokens) have
+	// their own price; 0 charges them as input.
+	db.Register(db.Migration{Name: "0111_metering_prices_cache_write", SQL: `ALTER TABLE prices ADD COLUMN cache_write BIGINT NOT NULL DEFAULT 0`})
 }
 
 // Price is what 1M tokens of a model cost, in integer micro-units of
@@ -46,6 +49,7 @@ type Price struct {
 	Currency      string    `json:"currency"`
 	Input         int64     `json:"input_micros"`
 	CachedInput   int64     `json:"cached_input_micros"`
+	CacheWrite    int64     `json:"cache_write_micros,omitempty"` // prompt tokens written to the vendor's cache; 0: Input
 	Output        int64     `json:"output_micros"`
 	EffectiveFrom time.Time `json:"effective_from"`
 	CreatedAt     time.Time `json:"created_at,omitzero"`
@@ -54,17 +58,23 @@ type Price struct {
 // Tokens are a request's token counts by kind.
 type Tokens struct {
 	Prompt, Cached, Completion int64 // Cached is the part of Prompt served from the upstream's cache
+	CacheWrite                 int64 // the part of Prompt written to the upstream's cache
 }
 
 // Cost is the price of t in micro-units, rounded half up.
 func (p *Price) Cost(t Tokens) int64 {
 	cached := min(max(t.Cached, 0), t.Prompt)
+	written := min(max(t.CacheWrite, 0), t.Prompt-cached)
 	cachedPrice := p.CachedInput
 	if cachedPrice == 0 {
 		cachedPrice = p.Input
 	}
+	writePrice := p.CacheWrite
+	if writePrice == 0 {
+		writePrice = p.Input
+	}
 	// Per 1M tokens: sum in micro-units × 1e6, then round once.
-	n := (t.Prompt-cached)*p.Input + cached*cachedPrice + t.Completion*p.Output
+	n := (t.Prompt-cached-written)*p.Input + cached*cachedPrice + written*writePrice + t.Completion*p.Output
 	return (n + 500_000) / 1_000_000
 }
 
@@ -146,6 +156,8 @@ func (b *PriceBook) Add(ctx context.Context, p Price) (*Price, error) {
 		return nil, invalid("input_micros", "input_micros must not be negative")
 	case p.CachedInput < 0:
 		return nil, invalid("cached_input_micros", "cached_input_micros must not be negative")
+	case p.CacheWrite < 0:
+		return nil, invalid("cache_write_micros", "cache_write_micros must not be negative")
 	case p.Output < 0:
 		return nil, invalid("output_micros", "output_micros must not be negative")
 	case p.EffectiveFrom.Before(now.Add(-time.Minute)):
@@ -154,8 +166,8 @@ func (b *PriceBook) Add(ctx context.Context, p Price) (*Price, error) {
 	var id [9]byte
 	rand.Read(id[:])
 	p.ID, p.CreatedAt = "price_"+hex.EncodeToString(id[:]), now
-	_, err := b.db.ExecContext(ctx, b.db.Rebind(`INSERT INTO prices (id, model, deployment, currency, input, cached_input, output, effective_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		p.ID, p.Model, p.Deployment, p.Currency, p.Input, p.CachedInput, p.Output, p.EffectiveFrom.UTC().Format(time.RFC3339Nano), p.CreatedAt.Format(time.RFC3339Nano))
+	_, err := b.db.ExecContext(ctx, b.db.Rebind(`INSERT INTO prices (id, model, deployment, currency, input, cached_input, cache_write, output, effective_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		p.ID, p.Model, p.Deployment, p.Currency, p.Input, p.CachedInput, p.CacheWrite, p.Output, p.EffectiveFrom.UTC().Format(time.RFC3339Nano), p.CreatedAt.Format(time.RFC3339Nano))
 	if err != nil {
 		return nil, fmt.Errorf("adding price: %w", err)
 	}
@@ -169,7 +181,7 @@ func (b *PriceBook) Add(ctx context.Context, p Price) (*Price, error) {
 func (b *PriceBook) Reload(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	rows, err := b.db.QueryContext(ctx, `SELECT id, model, deployment, currency, input, cached_input, output, effective_from, created_at FROM prices ORDER BY effective_from DESC, created_at DESC`)
+	rows, err := b.db.QueryContext(ctx, `SELECT id, model, deployment, currency, input, cached_input, cache_write, output, effective_from, created_at FROM prices ORDER BY effective_from DESC, created_at DESC`)
 	if err != nil {
 		return fmt.Errorf("loading prices: %w", err)
 	}
@@ -178,7 +190,7 @@ func (b *PriceBook) Reload(ctx context.Context) error {
 	for rows.Next() {
 		var p Price
 		var from, created sql.NullString
-		if err := rows.Scan(&p.ID, &p.Model, &p.Deployment, &p.Currency, &p.Input, &p.CachedInput, &p.Output, &from, &created); err != nil {
+		if err := rows.Scan(&p.ID, &p.Model, &p.Deployment, &p.Currency, &p.Input, &p.CachedInput, &p.CacheWrite, &p.Output, &from, &created); err != nil {
 			return fmt.Errorf("loading prices: %w", err)
 		}
 		p.EffectiveFrom, p.CreatedAt = parseTime(from), parseTime(created)

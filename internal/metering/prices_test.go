@@ -103,3 +103,21 @@ func TestCost(t *testing.T) {
 		t.Errorf("discount 5%%: %d", got)
 	}
 }
+
+func TestCostPricesCacheWrites(t *testing.T) {
+	p := Price{Input: 3_000_000, CachedInput: 300_000, CacheWrite: 3_750_000, Output: 15_000_000} // $3, $0.30, $3.75, $15 per 1M
+	// 1M prompt tokens: 200k read from the cache, 300k written to it.
+	got := p.Cost(Tokens{Prompt: 1_000_000, Cached: 200_000, CacheWrite: 300_000, Completion: 100_000})
+	want := int64(500_000*3 + 200_000*0.3 + 300_000*3.75 + 100_000*15)
+	if got != want {
+		t.Fatalf("cost = %d, want %d", got, want)
+	}
+	p.CacheWrite = 0 // unpriced writes are charged as input
+	if got, want := p.Cost(Tokens{Prompt: 100, CacheWrite: 100}), int64(300); got != want {
+		t.Fatalf("cost = %d, want %d", got, want)
+	}
+	// Writes can never exceed the uncached prompt.
+	if got, want := p.Cost(Tokens{Prompt: 100, Cached: 100, CacheWrite: 100}), int64(30); got != want {
+		t.Fatalf("cost = %d, want %d", got, want)
+	}
+}

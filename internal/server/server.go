@@ -325,7 +325,7 @@ func meterView(cfg *config.Config) (*metering.Deployments, error) {
 					cur = "USD"
 				}
 				v.Prices[d.ID] = metering.Price{Model: m.Name, Deployment: d.ID, Currency: cur,
-					Input: micros(p.Input), CachedInput: micros(p.CachedInput), Output: micros(p.Output)}
+					Input: micros(p.Input), CachedInput: micros(p.CachedInput), CacheWrite: micros(p.CacheWrite), Output: micros(p.Output)}
 			}
 		}
 	}
