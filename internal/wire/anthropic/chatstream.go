@@ -115,6 +115,9 @@ func (c *ChatStream) Event(data []byte) ([]byte, error) {
 		}
 		switch d.Type {
 		case "text_delta":
+			if d.Text == "" {
+				return nil, nil
+			}
 			return c.chunk(&chatOutMsg{Content: quote(d.Text)}, nil)
 		case "thinking_delta":
 			return c.chunk(&chatOutMsg{ReasoningContent: &d.Thinking}, nil)
@@ -123,6 +126,9 @@ func (c *ChatStream) Event(data []byte) ([]byte, error) {
 		case "input_json_delta":
 			if c.block != "tool_use" {
 				return nil, upstreamError("input_json_delta outside a tool_use block")
+			}
+			if d.PartialJSON == "" {
+				return nil, nil
 			}
 			i := c.tools - 1
 			return c.chunk(&chatOutMsg{ToolCalls: []chatOutToolCall{{Index: &i, Function: chatOutFnCall{Arguments: &d.PartialJSON}}}}, nil)

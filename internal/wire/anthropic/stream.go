@@ -107,6 +107,9 @@ func (s *Stream) Chunk(dst, data []byte) ([]byte, error) {
 
 func (s *Stream) messageStart(dst []byte) []byte {
 	s.started = true
+	if s.id == "" {
+		s.id = "msg_gateway"
+	}
 	dst = startFrame(dst, "message_start")
 	dst = append(dst, `{"type":"message_start","message":{"id":`...)
 	dst = wire.AppendQuote(dst, s.id)
