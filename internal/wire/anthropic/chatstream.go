@@ -14,7 +14,12 @@ type ChatStream struct {
 	block     string // type of the open content block
 	tools     int    // tool_use blocks seen; the open one is tools-1
 	usage     messageUsage
+	done      bool
 }
+
+// Done reports whether message_stop has been translated: the stream is
+// complete and nothing after it matters.
+func (c *ChatStream) Done() bool { return c.done }
 
 // NewChatStream returns a translator for one stream.
 func NewChatStream() *ChatStream { return &ChatStream{created: clock().Unix()} }
@@ -148,6 +153,7 @@ func (c *ChatStream) Event(data []byte) ([]byte, error) {
 		fr := FinishReason(stop)
 		return c.chunk(&chatOutMsg{}, &fr)
 	case "message_stop":
+		c.done = true
 		out := chatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
 			Choices: []chatChoice{}, Usage: c.usage.chat()}
 		return marshal(out)

@@ -121,18 +121,27 @@ func TestFromChatRequestErrors(t *testing.T) {
 
 func TestUpstreamErrors(t *testing.T) {
 	for name, fn := range map[string]func() error{
-		"FromChat not json":         func() error { _, err := FromChat([]byte(`{`), "m"); return err },
-		"FromChat no choices":       func() error { _, err := FromChat([]byte(`{"choices":[]}`), "m"); return err },
-		"FromChat image content":    func() error { _, err := FromChat([]byte(`{"choices":[{"message":{"content":[{"type":"image_url"}]}}]}`), "m"); return err },
+		"FromChat not json":   func() error { _, err := FromChat([]byte(`{`), "m"); return err },
+		"FromChat no choices": func() error { _, err := FromChat([]byte(`{"choices":[]}`), "m"); return err },
+		"FromChat image content": func() error {
+			_, err := FromChat([]byte(`{"choices":[{"message":{"content":[{"type":"image_url"}]}}]}`), "m")
+			return err
+		},
 		"ToChatResponse not json":   func() error { _, err := ToChatResponse([]byte(`nope`)); return err },
 		"ToChatResponse wrong type": func() error { _, err := ToChatResponse([]byte(`{"type":"error"}`)); return err },
 		"ToChatResponse server tool": func() error {
 			_, err := ToChatResponse([]byte(`{"type":"message","content":[{"type":"server_tool_use","id":"x"}]}`))
 			return err
 		},
-		"ChatStream not json":    func() error { _, err := NewChatStream().Event([]byte(`{`)); return err },
-		"ChatStream citations":   func() error { _, err := NewChatStream().Event([]byte(`{"type":"content_block_delta","delta":{"type":"citations_delta"}}`)); return err },
-		"ChatStream stray input": func() error { _, err := NewChatStream().Event([]byte(`{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"x"}}`)); return err },
+		"ChatStream not json": func() error { _, err := NewChatStream().Event([]byte(`{`)); return err },
+		"ChatStream citations": func() error {
+			_, err := NewChatStream().Event([]byte(`{"type":"content_block_delta","delta":{"type":"citations_delta"}}`))
+			return err
+		},
+		"ChatStream stray input": func() error {
+			_, err := NewChatStream().Event([]byte(`{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"x"}}`))
+			return err
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var e *Error
