@@ -5,7 +5,10 @@
 package fakeai
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -120,6 +123,8 @@ type request struct {
 		} `json:"function"`
 	} `json:"tools"`
 	ToolChoice json.RawMessage `json:"tool_choice"`
+	Input      json.RawMessage `json:"input"`
+	Encoding   string          `json:"encoding_format"`
 	Messages   []struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
@@ -292,7 +297,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			piece = "tok" + strconv.Itoa(i) + " "
 		}
 		chunk := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
-			`,"choices":[{"index":0,"delta":{"content":` + strconv.Quote(piece) + `},"finish_reason":null}]}`
+			`,"choices":[{"index":0,"delta":{` + role(i) + `"content":` + strconv.Quote(piece) + `},"finish_reason":null}]}`
 		if _, err := w.Write([]byte("data: " + chunk + "\n\n")); err != nil {
 			s.Canceled.Add(1)
 			return
@@ -302,8 +307,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	head := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) + `,"choices":[{"index":0,"delta":`
 	for i, tc := range b.ToolCalls {
 		half := len(tc.Arguments) / 2
-		first, _ := json.Marshal(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": tc.ID, "type": "function",
-			"function": map[string]any{"name": tc.Name, "arguments": tc.Arguments[:half]}}}})
+		delta := map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": tc.ID, "type": "function",
+			"function": map[string]any{"name": tc.Name, "arguments": tc.Arguments[:half]}}}}
+		if n == 0 && i == 0 {
+			delta["role"] = "assistant"
+		}
+		first, _ := json.Marshal(delta)
 		rest, _ := json.Marshal(map[string]any{"tool_calls": []any{map[string]any{"index": i,
 			"function": map[string]any{"arguments": tc.Arguments[half:]}}}})
 		w.Write([]byte("data: " + head + string(first) + `,"finish_reason":null}]}` + "\n\n"))
@@ -317,6 +326,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) + `,"choices":[],"usage":` + string(u) + "}\n\n"))
 	}
 	w.Write([]byte("data: [DONE]\n\n"))
+}
+
+// role is the first chunk's role member, as OpenAI streams it.
+func role(i int) string {
+	if i == 0 {
+		return `"role":"assistant",`
+	}
+	return ""
 }
 
 func usageOf(b Behavior, in, out int) any {
@@ -340,6 +357,33 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
+// vectors answers one small embedding per input (a string or an array).
+func vectors(input json.RawMessage, format string) []any {
+	n := 1
+	var many []json.RawMessage
+	if json.Unmarshal(input, &many) == nil && len(many) > 0 {
+		n = len(many)
+		var ints []int // one prompt given as token ids
+		if json.Unmarshal(input, &ints) == nil {
+			n = 1
+		}
+	}
+	out := make([]any, n)
+	for i := range out {
+		v := []float32{0.1, -0.2, 0.3 + float32(i)}
+		var emb any = v
+		if format == "base64" { // little-endian float32s, as OpenAI sends them
+			raw := make([]byte, 0, 4*len(v))
+			for _, f := range v {
+				raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(f))
+			}
+			emb = base64.StdEncoding.EncodeToString(raw)
+		}
+		out[i] = map[string]any{"object": "embedding", "index": i, "embedding": emb}
+	}
+	return out
+}
+
 func (s *Server) embedding(w http.ResponseWriter, r *http.Request) {
 	req, b, ok := s.begin(w, r)
 	if !ok {
@@ -347,7 +391,7 @@ func (s *Server) embedding(w http.ResponseWriter, r *http.Request) {
 	}
 	out, _ := json.Marshal(map[string]any{
 		"object": "list", "model": req.Model,
-		"data":  []any{map[string]any{"object": "embedding", "index": 0, "embedding": []float64{0.1, -0.2, 0.3}}},
+		"data":  vectors(req.Input, req.Encoding),
 		"usage": map[string]int{"prompt_tokens": 3, "total_tokens": 3},
 	})
 	_ = b

@@ -2,6 +2,7 @@ package server
 
 import (
 	"switchyard/internal/provider"
+	"switchyard/internal/provider/anthropic"
 	"switchyard/internal/provider/local"
 	"switchyard/internal/provider/openai"
 	"switchyard/internal/provider/specialist"
@@ -12,6 +13,7 @@ import (
 // local models named by `model:` live ("": the default).
 func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(openai.Kind, openai.New)
+	r.Register(anthropic.Kind, anthropic.New)
 	r.Register(local.Kind, local.Factory(dataDir))
 	r.Register(specialist.Kind, specialist.New(dataDir))
 }

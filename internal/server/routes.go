@@ -17,6 +17,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", s.gw.Handler(provider.OpChat))
 	mux.HandleFunc("POST /v1/completions", s.gw.Handler(provider.OpCompletion))
 	mux.HandleFunc("POST /v1/embeddings", s.gw.Handler(provider.OpEmbedding))
+	mux.HandleFunc("POST /v1/messages", s.gw.IngressHandler(messagesIngress{}))
+	mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
 	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
 	mux.HandleFunc("POST /v1/classify", s.gw.Handler(provider.OpClassify))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
