@@ -186,3 +186,27 @@ func TestGoldenChatStream(t *testing.T) {
 		return out
 	})
 }
+
+func TestThinkingMapsToReasoningEffort(t *testing.T) {
+	for _, c := range []struct {
+		thinking, want string
+	}{
+		{`{"type":"enabled","budget_tokens":1024}`, "low"},
+		{`{"type":"enabled","budget_tokens":8000}`, "medium"},
+		{`{"type":"enabled","budget_tokens":32000}`, "high"},
+		{`{"type":"adaptive"}`, "medium"},
+		{`{"type":"disabled"}`, ""},
+	} {
+		chat, _, err := ToChat([]byte(`{"model":"m","max_tokens":64000,"service_tier":"auto","thinking":` + c.thinking + `,"messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatalf("%s: %v", c.thinking, err)
+		}
+		var got struct {
+			Effort string `json:"reasoning_effort"`
+		}
+		json.Unmarshal(chat, &got)
+		if got.Effort != c.want {
+			t.Errorf("%s: reasoning_effort %q, want %q", c.thinking, got.Effort, c.want)
+		}
+	}
+}

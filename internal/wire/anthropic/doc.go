@@ -22,8 +22,10 @@
 //     so ToChat drops them (as Anthropic itself does for earlier turns).
 //     DeepSeek-style reasoning_content in history is dropped by
 //     FromChatRequest for the same reason.
-//   - A request "thinking" of type "disabled" is accepted; "enabled" has no
-//     portable OpenAI form and is refused naming the field.
+//   - A request's "thinking" becomes OpenAI's reasoning_effort: a budget
+//     under 4,096 tokens is low, under 16,384 medium, else high; adaptive
+//     without a budget is medium; disabled sends none. service_tier is a
+//     capacity hint and is dropped like cache_control.
 //   - Several system blocks are joined with "\n"; several assistant text
 //     blocks are joined with "" (they are one turn of output).
 //   - A tool_result with is_error true becomes a tool message whose text

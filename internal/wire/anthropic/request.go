@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -27,6 +28,7 @@ type chatRequest struct {
 	User              string            `json:"user,omitempty"`
 	Stream            bool              `json:"stream,omitempty"`
 	StreamOptions     *chatStreamOption `json:"stream_options,omitempty"`
+	ReasoningEffort   string            `json:"reasoning_effort,omitempty"`
 }
 
 type chatStreamOption struct {
@@ -75,6 +77,21 @@ type chatFunctionDef struct {
 
 var nullJSON = json.RawMessage("null")
 
+// effortFor maps Anthropic's thinking budget to OpenAI's reasoning_effort:
+// under 4,096 tokens low, under 16,384 medium, else high; adaptive
+// thinking without a budget is medium.
+func effortFor(typ string, budget int64) string {
+	switch {
+	case typ == "adaptive" && budget == 0:
+		return "medium"
+	case budget < 4096:
+		return "low"
+	case budget < 16384:
+		return "medium"
+	}
+	return "high"
+}
+
 // ToChat translates an Anthropic Messages request into an OpenAI chat body.
 // Any error is an *Error naming the offending field.
 func ToChat(body []byte) (chat []byte, info Info, err error) {
@@ -83,7 +100,7 @@ func ToChat(body []byte) (chat []byte, info Info, err error) {
 		return nil, info, e
 	}
 	if e := top.only("", "on an OpenAI-compatible upstream", "model", "max_tokens", "system", "messages", "tools",
-		"tool_choice", "temperature", "top_p", "top_k", "stop_sequences", "stream", "metadata", "thinking"); e != nil {
+		"tool_choice", "temperature", "top_p", "top_k", "stop_sequences", "stream", "metadata", "thinking", "service_tier"); e != nil {
 		return nil, info, e
 	}
 	var out chatRequest
@@ -116,8 +133,19 @@ func ToChat(body []byte) (chat []byte, info Info, err error) {
 		if e != nil {
 			return nil, info, e
 		}
-		if typ != "disabled" {
-			return nil, info, invalid("thinking.type", "extended thinking ("+typ+") cannot be requested from an OpenAI-compatible upstream")
+		switch typ {
+		case "disabled":
+		case "enabled", "adaptive":
+			// OpenAI's reasoning models take an effort, not a token
+			// budget: the budget picks the effort (coding agents send
+			// thinking, and must work on OpenAI-shaped reasoning models).
+			budget, _, e := th.integer("thinking", "budget_tokens")
+			if e != nil {
+				return nil, info, e
+			}
+			out.ReasoningEffort = effortFor(typ, budget)
+		default:
+			return nil, info, invalid("thinking.type", "unknown thinking type "+strconv.Quote(typ)+" (want enabled, adaptive or disabled)")
 		}
 	}
 	if out.Temperature, e = top.number("", "temperature"); e != nil {
