@@ -1,0 +1,322 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"switchyard/internal/fakeai"
+)
+
+// messages posts an Anthropic Messages request with x-api-key.
+func (e *env) messages(path, key string, body string, hdr ...string) (int, http.Header, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("anthropic-version", "2023-06-01")
+	if key != "" {
+		req.Header.Set("x-api-key", key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+type anthropicError struct {
+	Type  string `json:"type"`
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// sseEvents splits an SSE body into (event, data) pairs.
+func sseEvents(t *testing.T, body []byte) (names []string, datas []string) {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var name string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			names, datas = append(names, name), append(datas, strings.TrimPrefix(line, "data: "))
+			name = ""
+		}
+	}
+	return names, datas
+}
+
+// TestMessagesTranslatedToOpenAIUpstream: an Anthropic client reaches an
+// OpenAI-shaped deployment; answers, streams (with tool calls), errors
+// and usage come back in Anthropic's shapes, and the call is metered.
+func TestMessagesTranslatedToOpenAIUpstream(t *testing.T) {
+	up := upstream(t)
+	e := start(t, oneModel("claude-local", up.URL, priced))
+	orgID, _, k := e.tenant("anthro", nil, nil, nil)
+
+	st, h, b := e.messages("/v1/messages", k.Key, `{"model":"claude-local","max_tokens":32,"system":"Be brief.","messages":[{"role":"user","content":"hi"}]}`)
+	if st != 200 || h.Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d %q: %s", st, h.Get("Content-Type"), b)
+	}
+	var m struct {
+		StopReason string `json:"stop_reason"`
+		Content    []struct{ Type, Text string }
+		Usage      struct {
+			In  int `json:"input_tokens"`
+			Out int `json:"output_tokens"`
+		}
+	}
+	json.Unmarshal(b, &m)
+	if len(m.Content) != 1 || m.Content[0].Text != "Hello from fakeai" || m.StopReason != "end_turn" || m.Usage.In != 12 || m.Usage.Out != 5 {
+		t.Errorf("message = %s", b)
+	}
+	sent := up.Bodies()[0]
+	var chat struct {
+		Model    string `json:"model"`
+		Messages []struct{ Role, Content string }
+		Max      int `json:"max_tokens"`
+	}
+	json.Unmarshal(sent, &chat)
+	if chat.Model != "upstream-claude-local" || len(chat.Messages) != 2 || chat.Messages[0].Role != "system" || chat.Max != 32 {
+		t.Errorf("upstream got %s", sent)
+	}
+
+	// A stream with a tool call, in Anthropic's event sequence.
+	up.Script(fakeai.Behavior{ToolCalls: []fakeai.ToolCall{{ID: "call_1", Name: "lookup", Arguments: `{"order":"42"}`}}})
+	st, h, b = e.messages("/v1/messages", k.Key, `{"model":"claude-local","max_tokens":32,"stream":true,"messages":[{"role":"user","content":"where is 42"}],
+		"tools":[{"name":"lookup","input_schema":{"type":"object","properties":{"order":{"type":"string"}}}}]}`)
+	if st != 200 || h.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream status %d %q: %s", st, h.Get("Content-Type"), b)
+	}
+	names, datas := sseEvents(t, b)
+	if len(names) < 5 || names[0] != "message_start" || names[len(names)-1] != "message_stop" {
+		t.Fatalf("events %v", names)
+	}
+	var args strings.Builder
+	var stop string
+	for i, n := range names {
+		var ev struct {
+			Type  string
+			Delta struct {
+				Type        string
+				PartialJSON string `json:"partial_json"`
+				StopReason  string `json:"stop_reason"`
+			}
+		}
+		json.Unmarshal([]byte(datas[i]), &ev)
+		if ev.Type != n {
+			t.Errorf("event %q carries type %q", n, ev.Type)
+		}
+		if ev.Delta.Type == "input_json_delta" {
+			args.WriteString(ev.Delta.PartialJSON)
+		}
+		if n == "message_delta" {
+			stop = ev.Delta.StopReason
+		}
+	}
+	if args.String() != `{"order":"42"}` || stop != "tool_use" {
+		t.Errorf("tool input %q, stop %q; events %v", args.String(), stop, names)
+	}
+
+	// Errors in Anthropic's envelope and statuses.
+	for _, c := range []struct {
+		name, key, body string
+		status          int
+		typ             string
+	}{
+		{"no key", "", `{"model":"claude-local","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, 401, "authentication_error"},
+		{"bad key", "sy-nope", `{"model":"claude-local","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, 401, "authentication_error"},
+		{"malformed", k.Key, `{"model":`, 400, "invalid_request_error"},
+		{"missing max_tokens", k.Key, `{"model":"claude-local","messages":[{"role":"user","content":"hi"}]}`, 400, "invalid_request_error"},
+		{"document block", k.Key, `{"model":"claude-local","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}]}]}`, 400, "invalid_request_error"},
+		{"unknown model", k.Key, `{"model":"nope","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, 404, "not_found_error"},
+	} {
+		st, _, b := e.messages("/v1/messages", c.key, c.body)
+		var ae anthropicError
+		json.Unmarshal(b, &ae)
+		if st != c.status || ae.Type != "error" || ae.Error.Type != c.typ || ae.Error.Message == "" {
+			t.Errorf("%s: %d %s, want %d %s", c.name, st, b, c.status, c.typ)
+		}
+	}
+	st, _, b = e.messages("/v1/messages", k.Key, `{"model":"claude-local","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{}}]}]}`)
+	if !strings.Contains(string(b), "messages[0].content[0].type") {
+		t.Errorf("an inexpressible block is not named: %d %s", st, b)
+	}
+	up.Script(fakeai.Behavior{Status: 429, RetryAfter: "1"}, fakeai.Behavior{Status: 429, RetryAfter: "1"}, fakeai.Behavior{Status: 429, RetryAfter: "1"})
+	st, h, b = e.messages("/v1/messages", k.Key, `{"model":"claude-local","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+	var ae anthropicError
+	json.Unmarshal(b, &ae)
+	if st != 429 || ae.Error.Type != "rate_limit_error" || h.Get("Retry-After") == "" {
+		t.Errorf("rate limited upstream: %d %v %s", st, h, b)
+	}
+
+	var u usageRows
+	e.call("GET", "/api/usage?org="+orgID, adminKey, nil, &u)
+	if len(u.Data) != 1 || u.Data[0].Requests < 2 || u.Data[0].CostMicros == 0 {
+		t.Errorf("usage = %+v", u.Data)
+	}
+}
+
+// fakeAnthropic is an upstream speaking Anthropic's API; it records what
+// it got and answers with the documented shapes (usage with cache tokens).
+type fakeAnthropic struct {
+	*httptest.Server
+	mu      sync.Mutex
+	bodies  []string
+	headers []http.Header
+	paths   []string
+}
+
+const anthropicAnswer = `{"id":"msg_01","type":"message","role":"assistant","model":"claude-up","content":[{"type":"thinking","thinking":"hm","signature":"sig"},{"type":"text","text":"Hi there"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,"cache_creation_input_tokens":1000,"cache_read_input_tokens":2000,"output_tokens":7}}`
+
+const anthropicStream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_02\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-up\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":10,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":2000,\"output_tokens\":1}}}\n\n" +
+	"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+	"event: ping\ndata: {\"type\":\"ping\"}\n\n" +
+	"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n" +
+	"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+	"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}\n\n" +
+	"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+
+func startFakeAnthropic(t *testing.T) *fakeAnthropic {
+	f := &fakeAnthropic{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.bodies, f.headers, f.paths = append(f.bodies, string(b)), append(f.headers, r.Header.Clone()), append(f.paths, r.URL.Path)
+		f.mu.Unlock()
+		switch {
+		case r.URL.Path == "/v1/messages/count_tokens":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"input_tokens":1234}`)
+		case bytes.Contains(b, []byte(`"stream":true`)):
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, anthropicStream)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, anthropicAnswer)
+		}
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeAnthropic) last() (string, http.Header, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.bodies) - 1
+	return f.bodies[n], f.headers[n], f.paths[n]
+}
+
+const anthropicModel = `
+models:
+  - name: claude
+    deployments:
+      - id: claude-a
+        provider: anthropic
+        base_url: %s
+        api_key: sk-ant-deployment
+        model: claude-up
+        price: {input: 3, cached_input: 0.3, cache_write: 3.75, output: 15, currency: USD}
+`
+
+// TestMessagesNativePassThrough: an anthropic deployment gets the
+// client's bytes (model renamed), the client gets the vendor's bytes
+// (thinking blocks, cache usage and all), and the meter charges cache
+// reads and writes at their own prices.
+func TestMessagesNativePassThrough(t *testing.T) {
+	up := startFakeAnthropic(t)
+	e := start(t, strings.ReplaceAll(anthropicModel, "%s", up.URL))
+	orgID, _, k := e.tenant("native", nil, nil, nil)
+
+	body := `{"model":"claude","max_tokens":64,"system":[{"type":"text","text":"Long doc","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}`
+	st, _, b := e.messages("/v1/messages", k.Key, body, "anthropic-beta", "prompt-caching-2024-07-31")
+	want := strings.Replace(anthropicAnswer, `"model":"claude-up"`, `"model":"claude"`, 1)
+	if st != 200 || string(b) != want {
+		t.Fatalf("native answer %d:\n%s\nwant\n%s", st, b, want)
+	}
+	got, hdr, path := up.last()
+	if got != strings.Replace(body, `"model":"claude"`, `"model":"claude-up"`, 1) || path != "/v1/messages" {
+		t.Errorf("upstream got %s %s", path, got)
+	}
+	if hdr.Get("X-Api-Key") != "sk-ant-deployment" || hdr.Get("Anthropic-Beta") != "prompt-caching-2024-07-31" || hdr.Get("Anthropic-Version") != "2023-06-01" {
+		t.Errorf("upstream headers %v", hdr)
+	}
+
+	st, _, b = e.messages("/v1/messages", k.Key, `{"model":"claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	wantStream := strings.Replace(anthropicStream, `"model":"claude-up"`, `"model":"claude"`, 1)
+	if st != 200 || string(b) != wantStream {
+		t.Errorf("native stream %d:\n%s\nwant\n%s", st, b, wantStream)
+	}
+
+	st, _, b = e.messages("/v1/messages/count_tokens", k.Key, `{"model":"claude","messages":[{"role":"user","content":"hi"}]}`)
+	if st != 200 || string(b) != `{"input_tokens":1234}` {
+		t.Errorf("count_tokens %d %s", st, b)
+	}
+	if got, _, path := up.last(); path != "/v1/messages/count_tokens" || !strings.Contains(got, `"claude-up"`) {
+		t.Errorf("count_tokens upstream got %s %s", path, got)
+	}
+
+	// Cost: call 1: 10 input×3 + 2000 read×0.3 + 1000 written×3.75 + 7×15 = 4485 micro-USD;
+	// call 2: 10×3 + 2000×0.3 + 15×15 = 855.
+	var u usageRows
+	e.call("GET", "/api/usage?org="+orgID, adminKey, nil, &u)
+	if len(u.Data) != 1 || u.Data[0].Requests != 2 || u.Data[0].CostMicros != 4485+855 || u.Data[0].PromptTokens != 3010+2010 || u.Data[0].CompletionTokens != 22 {
+		t.Errorf("usage = %+v, want 2 requests, 5020 prompt and 22 completion tokens, cost %d", u.Data, 4485+855)
+	}
+
+	// An OpenAI client of the same model is translated to Anthropic's API.
+	st, _, b = e.post("/v1/chat/completions", k.Key, []byte(`{"model":"claude","messages":[{"role":"user","content":"hi"}]}`))
+	var chat struct {
+		Model   string
+		Choices []struct {
+			Message struct {
+				Content   string
+				Reasoning string `json:"reasoning_content"`
+			}
+		}
+	}
+	json.Unmarshal(b, &chat)
+	if st != 200 || chat.Model != "claude" || len(chat.Choices) != 1 || chat.Choices[0].Message.Content != "Hi there" || chat.Choices[0].Message.Reasoning != "hm" {
+		t.Errorf("chat through anthropic: %d %s", st, b)
+	}
+	if got, _, _ := up.last(); !strings.Contains(got, `"max_tokens"`) || strings.Contains(got, `"choices"`) {
+		t.Errorf("anthropic upstream got %s", got)
+	}
+}
+
+// TestMessagesGuardRewriteIsTranslated: when the guard redacts the
+// prompt, the redacted chat body is what goes upstream — translated for
+// an anthropic deployment, never the client's original bytes.
+func TestMessagesGuardRewriteIsTranslated(t *testing.T) {
+	up := startFakeAnthropic(t)
+	e := start(t, "guard:\n  default: red\n  policies:\n    red:\n      input:\n        pii: {EMAIL: redact}\n"+strings.ReplaceAll(anthropicModel, "%s", up.URL))
+	st, _, b := e.messages("/v1/messages", adminKey, `{"model":"claude","max_tokens":64,"messages":[{"role":"user","content":"mail me at jane.doe@example.com"}]}`)
+	if st != 200 {
+		t.Fatalf("%d %s", st, b)
+	}
+	got, _, _ := up.last()
+	if strings.Contains(got, "jane.doe@example.com") || !strings.Contains(got, `"claude-up"`) {
+		t.Errorf("upstream got the unredacted or untranslated body: %s", got)
+	}
+	var m struct{ Content []struct{ Text string } }
+	json.Unmarshal(b, &m)
+	if len(m.Content) == 0 || m.Content[len(m.Content)-1].Text != "Hi there" {
+		t.Errorf("answer %s", b)
+	}
+}
