@@ -4,6 +4,7 @@ import (
 	"switchyard/internal/provider"
 	"switchyard/internal/provider/local"
 	"switchyard/internal/provider/openai"
+	"switchyard/internal/provider/preset"
 	"switchyard/internal/provider/specialist"
 )
 
@@ -14,6 +15,7 @@ func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(openai.Kind, openai.New)
 	r.Register(local.Kind, local.Factory(dataDir))
 	r.Register(specialist.Kind, specialist.New(dataDir))
+	preset.Register(r) // deepseek, qwen, azure, ollama, vllm, … (the openai provider with vendor defaults)
 }
 
 // BuiltinsIn is Builtins with local models and specialists found in
