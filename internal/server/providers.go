@@ -2,6 +2,7 @@ package server
 
 import (
 	"switchyard/internal/provider"
+	"switchyard/internal/provider/gemini"
 	"switchyard/internal/provider/local"
 	"switchyard/internal/provider/openai"
 	"switchyard/internal/provider/preset"
@@ -13,6 +14,7 @@ import (
 // local models named by `model:` live ("": the default).
 func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(openai.Kind, openai.New)
+	r.Register(gemini.Kind, gemini.New)
 	r.Register(local.Kind, local.Factory(dataDir))
 	r.Register(specialist.Kind, specialist.New(dataDir))
 	preset.Register(r) // deepseek, qwen, azure, ollama, vllm, … (the openai provider with vendor defaults)
