@@ -31,7 +31,7 @@ func commands() []command {
 		{"config", "work with config files (config check FILE)", cmdConfig},
 		{"bench", "measure performance (bench gateway|engine)", cmdBench},
 		{"pull", "download a GGUF model from Hugging Face (pull hf://OWNER/REPO/FILE.gguf)", cmdPull},
-		{"models", "manage local models (models import|list|rm)", cmdModels},
+		{"models", "manage local models, list vendor presets (models import|list|rm|presets)", cmdModels},
 		{"chat", "chat with a local model in the terminal (chat -m MODEL)", cmdChat},
 		{"gguf", "inspect GGUF files, synthesise test models (gguf inspect|synth)", cmdGGUF},
 		{"specialist", "train, evaluate and version specialists (specialist train|eval|list|show|promote|rollback)", cmdSpecialist},

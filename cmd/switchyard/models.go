@@ -13,6 +13,7 @@ import (
 
 	"switchyard/internal/config"
 	"switchyard/internal/engine/library"
+	"switchyard/internal/provider/preset"
 )
 
 // dataDirFlag adds --data-dir, defaulting as serve does.
@@ -49,7 +50,10 @@ model: NAME, and used with chat -m NAME and bench engine --model NAME.
                               NAME defaults to the file name without .gguf
   list [--json]               name, architecture, parameters, type, size
                               and context length of every model
-  rm NAME                     delete a model`
+  rm NAME                     delete a model
+  presets [--json]            the vendor presets usable as provider: NAME
+                              (deepseek, qwen, azure, …): default base URL,
+                              auth header, quirks and built-in prices`
 
 func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verb := ""
@@ -103,6 +107,17 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", m.Name, arch, humanCount(m.Params), m.FileType, humanBytes(m.Size), m.Context)
 		}
 		return tw.Flush()
+	case "presets":
+		fs := newFlags("models presets", "models presets [--json]", modelsDesc, stdout)
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return errUsage
+		}
+		return listPresets(stdout, *asJSON)
 	case "rm", "remove":
 		fs := newFlags("models rm", "models rm NAME [--data-dir DIR]", modelsDesc, stdout)
 		dataDir := dataDirFlag(fs)
@@ -119,7 +134,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "removed %s\n", fs.Arg(0))
 		return nil
 	}
-	fs := newFlags("models", "models import|list|rm …", modelsDesc, stdout)
+	fs := newFlags("models", "models import|list|rm|presets …", modelsDesc, stdout)
 	if err := parse(fs, append([]string{verb}, args...)); err != nil {
 		return err
 	}
@@ -167,4 +182,61 @@ func humanCount(n int64) string {
 		return fmt.Sprintf("%.1fK", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
+}
+
+// presetJSON is one preset as `models presets --json` prints it.
+type presetJSON struct {
+	Name    string        `json:"name"`
+	BaseURL string        `json:"base_url"` // "" when base_url (or azure's endpoint) is required
+	Auth    string        `json:"auth"`
+	Quirks  []string      `json:"quirks"`
+	Prices  []presetPrice `json:"prices"`
+}
+
+type presetPrice struct {
+	Model       string  `json:"model"`
+	Input       float64 `json:"input"`
+	CachedInput float64 `json:"cached_input"`
+	Output      float64 `json:"output"`
+	Currency    string  `json:"currency"`
+	Note        string  `json:"note,omitempty"`
+}
+
+func listPresets(w io.Writer, asJSON bool) error {
+	var out []presetJSON
+	for _, n := range preset.Names() {
+		p, _ := preset.Lookup(n)
+		pj := presetJSON{Name: p.Name, BaseURL: p.BaseURL, Auth: p.Auth, Quirks: append([]string{}, p.Quirks...), Prices: []presetPrice{}}
+		for _, mp := range preset.Prices(n) {
+			pj.Prices = append(pj.Prices, presetPrice{mp.Model, mp.Input, mp.CachedInput, mp.Output, mp.Currency, mp.Note})
+		}
+		out = append(out, pj)
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PRESET\tBASE URL\tAUTH\tQUIRKS\tPRICED MODELS (per 1M tokens: input/cached/output)")
+	for _, p := range out {
+		base := p.BaseURL
+		if base == "" {
+			base = "(required)"
+		}
+		var priced []string
+		for _, mp := range p.Prices {
+			priced = append(priced, fmt.Sprintf("%s %g/%g/%g %s", mp.Model, mp.Input, mp.CachedInput, mp.Output, mp.Currency))
+		}
+		quirks := strings.Join(p.Quirks, "; ")
+		if quirks == "" {
+			quirks = "-"
+		}
+		models := strings.Join(priced, ", ")
+		if models == "" {
+			models = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, base, p.Auth, quirks, models)
+	}
+	return tw.Flush()
 }

@@ -115,3 +115,55 @@ func TestServeLocalModelByName(t *testing.T) {
 		t.Errorf("missing model: exit %d\n%s", code, out.String())
 	}
 }
+
+func TestModelsPresets(t *testing.T) {
+	code, out, errs := sy(t, "models", "presets")
+	if code != 0 {
+		t.Fatalf("presets: %d %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 12 || !strings.HasPrefix(lines[0], "PRESET") {
+		t.Fatalf("presets:\n%s", out)
+	}
+	var deepseek, azure string
+	for _, l := range lines {
+		switch strings.Fields(l)[0] {
+		case "deepseek":
+			deepseek = l
+		case "azure":
+			azure = l
+		}
+	}
+	if !strings.Contains(deepseek, "https://api.deepseek.com/v1") || !strings.Contains(deepseek, "deepseek-chat 0.56/0.07/1.68 USD") {
+		t.Errorf("deepseek row: %q", deepseek)
+	}
+	if !strings.Contains(azure, "(required)") || !strings.Contains(azure, "api-key") {
+		t.Errorf("azure row: %q", azure)
+	}
+	code, out, _ = sy(t, "models", "presets", "--json")
+	var ps []struct {
+		Name    string `json:"name"`
+		BaseURL string `json:"base_url"`
+		Auth    string `json:"auth"`
+		Quirks  []string
+		Prices  []struct {
+			Model    string
+			Output   float64
+			Currency string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &ps); code != 0 || err != nil || len(ps) != 11 {
+		t.Fatalf("--json: %d %v\n%s", code, err, out)
+	}
+	for _, p := range ps {
+		if p.Name == "qwen" && (len(p.Quirks) == 0 || p.BaseURL != "https://dashscope.aliyuncs.com/compatible-mode/v1") {
+			t.Errorf("qwen: %+v", p)
+		}
+	}
+	if code, _, _ := sy(t, "models", "presets", "extra"); code == 0 {
+		t.Error("an extra argument was accepted")
+	}
+	if _, out, _ := sy(t, "models", "--help"); !strings.Contains(out, "presets [--json]") {
+		t.Errorf("help lacks presets:\n%s", out)
+	}
+}

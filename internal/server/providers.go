@@ -3,8 +3,10 @@ package server
 import (
 	"switchyard/internal/provider"
 	"switchyard/internal/provider/anthropic"
+	"switchyard/internal/provider/gemini"
 	"switchyard/internal/provider/local"
 	"switchyard/internal/provider/openai"
+	"switchyard/internal/provider/preset"
 	"switchyard/internal/provider/specialist"
 )
 
@@ -14,8 +16,10 @@ import (
 func registerBuiltins(r *provider.Registry, dataDir string) {
 	r.Register(openai.Kind, openai.New)
 	r.Register(anthropic.Kind, anthropic.New)
+	r.Register(gemini.Kind, gemini.New)
 	r.Register(local.Kind, local.Factory(dataDir))
 	r.Register(specialist.Kind, specialist.New(dataDir))
+	preset.Register(r) // deepseek, qwen, azure, ollama, vllm, … (the openai provider with vendor defaults)
 }
 
 // BuiltinsIn is Builtins with local models and specialists found in

@@ -29,6 +29,7 @@ import (
 	"switchyard/internal/metering/tokenize"
 	"switchyard/internal/obs"
 	"switchyard/internal/provider"
+	"switchyard/internal/provider/preset"
 	"switchyard/internal/router"
 	"switchyard/internal/tenancy"
 
@@ -319,7 +320,15 @@ func meterView(cfg *config.Config) (*metering.Deployments, error) {
 			if l := d.Limits; l.RPM > 0 || l.TPM > 0 || l.Concurrency > 0 {
 				v.Limits[d.ID] = limits.Rule{Scope: "deployment:" + d.ID, RPM: l.RPM, TPM: l.TPM, Concurrency: l.Concurrency}
 			}
-			if p := d.Price; p != nil {
+			p := d.Price
+			if p == nil {
+				// A preset's built-in list price; the config's price and
+				// the price book (which the meter reads first) override it.
+				if dp, ok := preset.DefaultPrice(d.Provider, d.Model); ok {
+					p = &dp
+				}
+			}
+			if p != nil {
 				cur := p.Currency
 				if cur == "" {
 					cur = "USD"

@@ -40,14 +40,29 @@ type Options struct {
 // maxResponseBytes bounds a non-streamed upstream answer.
 const maxResponseBytes = 64 << 20
 
+// Quirks adapt the client to a vendor that speaks OpenAI's API with small
+// differences (vendor presets build them; the zero value is plain OpenAI).
+type Quirks struct {
+	// AuthHeader names the header that carries the API key as is (Azure:
+	// "api-key"); "" sends "Authorization: Bearer KEY".
+	AuthHeader string
+	// URL builds the upstream URL of op from the base URL; nil is base+op.Path().
+	URL func(base string, op provider.Op) string
+	// Rewrite returns the body to send for req (it may return req.Body
+	// itself); nil sends the body as given.
+	Rewrite func(req *provider.Request) ([]byte, error)
+}
+
 // Client is one OpenAI-compatible deployment.
 type Client struct {
-	base    string
-	auth    string
-	headers http.Header
-	opts    Options
-	http    *http.Client
-	tr      *http.Transport
+	base       string
+	authHeader string
+	auth       string
+	headers    http.Header
+	opts       Options
+	quirks     Quirks
+	http       *http.Client
+	tr         *http.Transport
 }
 
 var _ provider.Provider = (*Client)(nil)
@@ -62,7 +77,10 @@ func New(d provider.Deployment) (provider.Provider, error) {
 }
 
 // NewClient builds a client from decoded options.
-func NewClient(o Options) (*Client, error) {
+func NewClient(o Options) (*Client, error) { return NewClientWith(o, Quirks{}) }
+
+// NewClientWith builds a client from decoded options and a vendor's quirks.
+func NewClientWith(o Options, q Quirks) (*Client, error) {
 	if o.BaseURL == "" {
 		return nil, errors.New("base_url is required for provider openai")
 	}
@@ -100,9 +118,13 @@ func NewClient(o Options) (*Client, error) {
 		tr:      tr,
 		http:    &http.Client{Transport: tr},
 		headers: http.Header{},
+		quirks:  q,
 	}
 	if o.APIKey != "" {
-		c.auth = "Bearer " + string(o.APIKey)
+		c.authHeader, c.auth = "Authorization", "Bearer "+string(o.APIKey)
+		if q.AuthHeader != "" {
+			c.authHeader, c.auth = http.CanonicalHeaderKey(q.AuthHeader), string(o.APIKey)
+		}
 	}
 	for k, v := range o.Headers {
 		c.headers.Set(k, v)
@@ -128,13 +150,25 @@ func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // Do sends the request. For streams the returned Stream must be closed.
 func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+	body := req.Body
+	if c.quirks.Rewrite != nil {
+		b, err := c.quirks.Rewrite(req)
+		if err != nil {
+			return nil, &kindError{provider.ErrInvalidRequest, "preparing upstream body", err}
+		}
+		body = b
+	}
+	u := c.base + req.Op.Path()
+	if c.quirks.URL != nil {
+		u = c.quirks.URL(c.base, req.Op)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout.D())
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+req.Op.Path(), bytes.NewReader(req.Body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("building upstream request: %w", err)
 	}
-	hreq.ContentLength = int64(len(req.Body))
+	hreq.ContentLength = int64(len(body))
 	h := hreq.Header
 	h["Content-Type"] = contentJSON
 	if req.Stream {
@@ -143,7 +177,7 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 		h["Accept"] = contentJSON
 	}
 	if c.auth != "" {
-		h["Authorization"] = []string{c.auth}
+		h[c.authHeader] = []string{c.auth}
 	}
 	if req.RequestID != "" {
 		h["X-Request-Id"] = []string{req.RequestID}
