@@ -32,6 +32,19 @@ func (memProvider) Close() error { return nil }
 // against APIs that predate the request path's restructure, so the same
 // file measures the code before and after it (`-benchmem`, benchstat).
 func BenchmarkServeChat(b *testing.B) {
+	body := []byte(`{"model":"chat","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Where is my parcel? It was due on Monday."}]}`)
+	benchServe(b, "/v1/chat/completions", body)
+}
+
+// BenchmarkServeMessages is BenchmarkServeChat's call made with
+// Anthropic's Messages API: the difference between the two is what the
+// translation both ways costs on the whole path.
+func BenchmarkServeMessages(b *testing.B) {
+	body := []byte(`{"model":"chat","max_tokens":256,"system":"You are a helpful assistant.","messages":[{"role":"user","content":"Where is my parcel? It was due on Monday."}]}`)
+	benchServe(b, "/v1/messages", body)
+}
+
+func benchServe(b *testing.B, path string, body []byte) {
 	yaml := "data_dir: " + b.TempDir() + `
 models:
   - name: chat
@@ -51,11 +64,10 @@ models:
 	}
 	defer s.Close()
 	h := s.Handler()
-	body := []byte(`{"model":"chat","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Where is my parcel? It was due on Monday."}]}`)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(body))
+		r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		r.Header.Set("Authorization", "Bearer "+adminKey)
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
