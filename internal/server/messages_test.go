@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -318,5 +321,40 @@ func TestMessagesGuardRewriteIsTranslated(t *testing.T) {
 	json.Unmarshal(b, &m)
 	if len(m.Content) == 0 || m.Content[len(m.Content)-1].Text != "Hi there" {
 		t.Errorf("answer %s", b)
+	}
+}
+
+// TestMessagesOnLocalModel: an Anthropic client reaches a GGUF model run
+// by the in-process engine, streamed and not.
+func TestMessagesOnLocalModel(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	gguf := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models", "stories260K.gguf")
+	if _, err := os.Stat(gguf); err != nil {
+		t.Skipf("shared fixtures not found: %v", err)
+	}
+	e := start(t, "models:\n  - name: stories\n    deployments:\n      - {provider: local, path: "+gguf+"}\n")
+	st, _, b := e.messages("/v1/messages", adminKey, `{"model":"stories","max_tokens":12,"temperature":0,"messages":[{"role":"user","content":"Tell me a story."}]}`)
+	var m struct {
+		Content []struct{ Type, Text string }
+		Stop    string `json:"stop_reason"`
+		Usage   struct {
+			In  int `json:"input_tokens"`
+			Out int `json:"output_tokens"`
+		}
+	}
+	json.Unmarshal(b, &m)
+	if st != 200 || len(m.Content) != 1 || m.Content[0].Text == "" || m.Stop != "max_tokens" || m.Usage.Out != 12 || m.Usage.In == 0 {
+		t.Fatalf("local message %d: %s", st, b)
+	}
+	st, _, b = e.messages("/v1/messages", adminKey, `{"model":"stories","max_tokens":12,"temperature":0,"stream":true,"messages":[{"role":"user","content":"Tell me a story."}]}`)
+	names, datas := sseEvents(t, b)
+	var text strings.Builder
+	for _, d := range datas {
+		var ev struct{ Delta struct{ Text string } }
+		json.Unmarshal([]byte(d), &ev)
+		text.WriteString(ev.Delta.Text)
+	}
+	if st != 200 || len(names) < 4 || names[len(names)-1] != "message_stop" || text.String() != m.Content[0].Text {
+		t.Errorf("local stream %d: %v %q, want the same text as unstreamed %q", st, names, text.String(), m.Content[0].Text)
 	}
 }
