@@ -93,7 +93,8 @@ func SpeechChunk(i int) []byte {
 }
 
 // speech answers audio/mpeg in Chunks flushed writes (default 3), the last
-// held until Release is closed.
+// held until Release is closed; DropAfter cuts the connection after that
+// many chunks.
 func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 	s.Requests.Add(1)
 	body, _ := io.ReadAll(r.Body)
@@ -109,6 +110,14 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fl := w.(http.Flusher)
 	for i := 0; i < n; i++ {
+		if b.DropAfter > 0 && i == b.DropAfter {
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+				}
+			}
+			return
+		}
 		if i == n-1 && b.Release != nil {
 			select {
 			case <-b.Release:

@@ -424,3 +424,29 @@ func TestPassthroughUnknownPaths(t *testing.T) {
 		t.Errorf("metered %v, want the upstream's usage of 3 calls: 9/12", u)
 	}
 }
+
+// TestSpeechCutMidAnswer: an upstream that fails after the audio began
+// cuts the client's connection too (never a short file that looks whole),
+// and the call is logged as failed.
+func TestSpeechCutMidAnswer(t *testing.T) {
+	up := upstream(t)
+	var log syncBuf
+	e := startLogged(t, models(up.URL, nil, "tts"), &log)
+	up.Script(fakeai.Behavior{DropAfter: 1})
+	req, _ := http.NewRequest("POST", e.base+"/v1/audio/speech", strings.NewReader(`{"model":"tts","input":"hi","voice":"alloy"}`))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || err == nil {
+		t.Errorf("status %d, read %d bytes, err %v; want the body cut with an error", resp.StatusCode, len(b), err)
+	}
+	waitFor(t, func() bool { return strings.Contains(log.String(), `"route":"speech"`) })
+	if !strings.Contains(log.String(), `"status":502`) {
+		t.Errorf("log line: %s", log.String())
+	}
+}
