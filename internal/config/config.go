@@ -38,8 +38,12 @@ type Config struct {
 
 // Server holds the HTTP listener settings.
 type Server struct {
-	Addr            string   `yaml:"addr"`
-	MaxBodyBytes    int64    `yaml:"max_body_bytes"`
+	Addr         string `yaml:"addr"`
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	// MaxUploadBytes bounds a multipart or binary upload (audio
+	// transcriptions, passthrough uploads), spooled to a temporary file
+	// rather than held in memory (default 32 MiB).
+	MaxUploadBytes  int64    `yaml:"max_upload_bytes"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	LogLevel        string   `yaml:"log_level"`
 	LogFormat       string   `yaml:"log_format"`
@@ -126,6 +130,10 @@ type Model struct {
 	MaxRetries  *int         `yaml:"max_retries"`
 	Strategy    string       `yaml:"strategy"`
 	Deployments []Deployment `yaml:"deployments"`
+	// Passthrough sends requests for /v1 paths Switchyard does not serve
+	// itself, naming this model, to a deployment at the same path,
+	// untouched but for the model name (off by default).
+	Passthrough bool `yaml:"passthrough"`
 
 	Line int `yaml:"-"`
 }
@@ -176,6 +184,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Server.MaxBodyBytes == 0 {
 		c.Server.MaxBodyBytes = 20 << 20
+	}
+	if c.Server.MaxUploadBytes == 0 {
+		c.Server.MaxUploadBytes = 32 << 20
 	}
 	if c.Server.ShutdownTimeout == 0 {
 		c.Server.ShutdownTimeout = Duration(30 * time.Second)
@@ -256,6 +267,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxBodyBytes < 0 {
 		bad(0, "server.max_body_bytes", "must be positive")
+	}
+	if c.Server.MaxUploadBytes < 0 {
+		bad(0, "server.max_upload_bytes", "must be positive")
 	}
 	switch c.Server.LogLevel {
 	case "debug", "info", "warn", "error":

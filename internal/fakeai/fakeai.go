@@ -1,5 +1,7 @@
 // Package fakeai is a scriptable OpenAI-compatible upstream for tests and
-// benchmarks: it answers chat, completion and embedding requests, and can
+// benchmarks: it answers chat, completion, embedding, rerank, image,
+// moderation, speech and transcription requests (and echoes any request
+// to /v1/files/echo), and can
 // be told to fail, rate-limit, delay, stream slowly or drop the connection.
 // It records what it received and whether callers cancelled.
 package fakeai
@@ -39,6 +41,9 @@ type Behavior struct {
 	// calls the first tool with the arguments {"query": <the user's text>};
 	// after a tool result it answers "Tool said: <the result>".
 	AutoTools bool
+	// Release, when set, holds a speech answer's last chunk until it is
+	// closed (a test of relaying before the upstream has finished).
+	Release <-chan struct{}
 }
 
 // ToolCall is one function call the fake model makes.
@@ -74,6 +79,7 @@ func Start() (*Server, error) {
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/completions", s.completion)
 	mux.HandleFunc("POST /v1/embeddings", s.embedding)
+	s.endpoints(mux)
 	s.srv = &http.Server{Handler: mux}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -149,6 +155,28 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (request, Behavio
 		}
 	}
 	json.Unmarshal(body, &req)
+	b, ok := s.behave(w, r, body)
+	if !ok {
+		return req, b, false
+	}
+	if b.AutoTools && len(req.Messages) > 0 {
+		last := req.Messages[len(req.Messages)-1]
+		text := textOf(last.Content)
+		switch {
+		case last.Role == "user" && len(req.Tools) > 0 && string(req.ToolChoice) != `"none"`:
+			args, _ := json.Marshal(map[string]string{"query": text})
+			b.ToolCalls = []ToolCall{{ID: "call_fake" + strconv.Itoa(len(req.Messages)), Name: req.Tools[0].Function.Name, Arguments: string(args)}}
+		case last.Role == "tool":
+			b.Content, b.Pieces = "", []string{"Tool said: ", text}
+		}
+	}
+	return req, b, true
+}
+
+// behave records a request's body and headers, takes the next behavior,
+// and carries out its hang, delay or error status; ok is false when the
+// answer is already given (or never will be).
+func (s *Server) behave(w http.ResponseWriter, r *http.Request, body []byte) (Behavior, bool) {
 	s.mu.Lock()
 	b := s.def
 	if len(s.next) > 0 {
@@ -166,14 +194,14 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (request, Behavio
 			s.Canceled.Add(1)
 		case <-s.done:
 		}
-		return req, b, false
+		return b, false
 	}
 	if b.Delay > 0 {
 		select {
 		case <-time.After(b.Delay):
 		case <-r.Context().Done():
 			s.Canceled.Add(1)
-			return req, b, false
+			return b, false
 		}
 	}
 	if b.Status != 0 && b.Status != http.StatusOK {
@@ -183,20 +211,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (request, Behavio
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(b.Status)
 		w.Write([]byte(`{"error":{"message":"fakeai status ` + strconv.Itoa(b.Status) + `","type":"fake_error","param":null,"code":"fake_` + strconv.Itoa(b.Status) + `"}}`))
-		return req, b, false
+		return b, false
 	}
-	if b.AutoTools && len(req.Messages) > 0 {
-		last := req.Messages[len(req.Messages)-1]
-		text := textOf(last.Content)
-		switch {
-		case last.Role == "user" && len(req.Tools) > 0 && string(req.ToolChoice) != `"none"`:
-			args, _ := json.Marshal(map[string]string{"query": text})
-			b.ToolCalls = []ToolCall{{ID: "call_fake" + strconv.Itoa(len(req.Messages)), Name: req.Tools[0].Function.Name, Arguments: string(args)}}
-		case last.Role == "tool":
-			b.Content, b.Pieces = "", []string{"Tool said: ", text}
-		}
-	}
-	return req, b, true
+	return b, true
 }
 
 // textOf is a message content's text: a string, or its text parts joined.

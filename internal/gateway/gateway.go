@@ -65,6 +65,9 @@ type Service struct {
 	Guard   Guard    // nil: nothing is inspected
 	// MaxBody is the largest request body accepted, in bytes.
 	MaxBody func() int64
+	// MaxUpload is the largest upload (multipart or binary body, spooled
+	// to disk) accepted, in bytes; nil: 32 MiB.
+	MaxUpload func() int64
 
 	logPrompts atomic.Bool
 }
@@ -194,7 +197,7 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 			o.fail(w, err)
 			return
 		}
-		if stream && c.Op != provider.OpEmbedding {
+		if stream && (c.Op == provider.OpChat || c.Op == provider.OpCompletion) {
 			// The meter counts streams from the upstream's usage chunk.
 			if b, ok := askUsage(req.Body, req.Fields); ok {
 				if nf, err := wire.Scan(b); err == nil {
@@ -469,6 +472,9 @@ func parseUsage(body []byte, sp wire.Span) (call.Usage, bool) {
 	if d := wire.Member(body, sp, "prompt_tokens_details"); d.Present() && body[d.Start] == '{' {
 		u.PromptDetails.CachedTokens = num(d, "cached_tokens")
 		u.PromptDetails.CacheWriteTokens = num(d, "cache_write_tokens")
+	}
+	if u.PromptTokens == 0 && u.CompletionTokens == 0 {
+		otherUsage(body, sp, &u) // images, audio, rerank
 	}
 	return u, true
 }

@@ -13,14 +13,14 @@ func validate(op provider.Op, body []byte) (f wire.Fields, model string, stream 
 		return f, "", false, wire.BodyError(err)
 	}
 	if !f.Model.Present() {
-		return f, "", false, wire.Invalid("model", "you must provide a model parameter")
+		return f, "", false, missingModel(op)
 	}
 	model, ok := wire.String(body, f.Model)
 	if !ok {
 		return f, "", false, wire.Invalid("model", "Invalid type for 'model': expected a string, but got "+wire.Kind(body, f.Model)+".")
 	}
 	if model == "" {
-		return f, "", false, wire.Invalid("model", "you must provide a model parameter")
+		return f, "", false, missingModel(op)
 	}
 	if f.Stream.Present() && wire.Kind(body, f.Stream) != "null" {
 		if stream, ok = wire.Bool(body, f.Stream); !ok {
@@ -87,6 +87,10 @@ func validate(op provider.Op, body []byte) (f wire.Fields, model string, stream 
 		}
 		if stream {
 			return f, "", false, wire.Invalid("stream", "Embeddings cannot be streamed.")
+		}
+	case provider.OpRerank, provider.OpImage, provider.OpModeration, provider.OpSpeech:
+		if err := validateMore(op, body, f, stream); err != nil {
+			return f, "", false, err
 		}
 	case provider.OpClassify:
 		if !f.Input.Present() {

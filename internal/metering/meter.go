@@ -101,7 +101,7 @@ func (m *Meter) Admit(ctx context.Context, c *call.Call, r *call.Request) (call.
 	dep := m.deploy.Load()
 	t := &ticket{m: m, key: k, call: c, req: r, model: r.Model, start: m.clock(), tok: dep.Tokenizers, prompt: -1}
 	t.maxOut = DefaultMaxOutput
-	if c.Op == provider.OpEmbedding || c.Op == provider.OpClassify {
+	if noOutput(c.Op) {
 		t.maxOut = 0
 	} else if n, ok := wire.Int(r.Body, r.Fields.MaxTokens); ok && n > 0 {
 		t.maxOut = n
@@ -425,10 +425,43 @@ func estimatePrompt(enc *tokenize.Encoding, op provider.Op, r *call.Request) int
 		}
 	case provider.OpCompletion:
 		return countTexts(enc, r.Body, r.Fields.Prompt)
-	case provider.OpEmbedding, provider.OpClassify:
+	case provider.OpEmbedding, provider.OpClassify, provider.OpModeration, provider.OpSpeech:
 		return countTexts(enc, r.Body, r.Fields.Input)
+	case provider.OpImage:
+		return countTexts(enc, r.Body, r.Fields.Prompt)
+	case provider.OpRerank:
+		return countRerank(enc, r.Body)
+	case provider.OpTranscription, provider.OpTranslation:
+		return 0 // audio: only the upstream can count it
 	}
 	return int64(len(r.Body) / 4)
+}
+
+// noOutput reports whether op's answers carry no generated tokens worth
+// reserving for: scores, vectors, labels, audio bytes.
+func noOutput(op provider.Op) bool {
+	switch op {
+	case provider.OpEmbedding, provider.OpClassify, provider.OpRerank, provider.OpModeration, provider.OpSpeech:
+		return true
+	}
+	return false
+}
+
+// countRerank counts a rerank request's query and documents (strings or
+// objects with text), as token-priced rerankers bill them.
+func countRerank(enc *tokenize.Encoding, body []byte) int64 {
+	all := wire.Span{End: len(body)}
+	n := countTexts(enc, body, wire.Member(body, all, "query"))
+	wire.Each(body, wire.Member(body, all, "documents"), func(_ []byte, v wire.Span) bool {
+		if wire.Kind(body, v) == "object" {
+			v = wire.Member(body, v, "text")
+		}
+		if s, ok := wire.String(body, v); ok {
+			n += int64(enc.Count(s))
+		}
+		return true
+	})
+	return n
 }
 
 // countPlainChat is tokenize.CountChatRequest for the common request whose

@@ -25,6 +25,13 @@ const (
 	OpCompletion
 	OpEmbedding
 	OpClassify
+	OpRerank        // POST /rerank (Cohere/Jina shape)
+	OpImage         // POST /images/generations
+	OpModeration    // POST /moderations
+	OpSpeech        // POST /audio/speech: JSON in, audio bytes out (raw)
+	OpTranscription // POST /audio/transcriptions: multipart in (raw)
+	OpTranslation   // POST /audio/translations: multipart in (raw)
+	OpPassthrough   // any other /v1 path of a passthrough model (raw)
 )
 
 func (o Op) String() string {
@@ -37,11 +44,26 @@ func (o Op) String() string {
 		return "embedding"
 	case OpClassify:
 		return "classify"
+	case OpRerank:
+		return "rerank"
+	case OpImage:
+		return "image"
+	case OpModeration:
+		return "moderation"
+	case OpSpeech:
+		return "speech"
+	case OpTranscription:
+		return "transcription"
+	case OpTranslation:
+		return "translation"
+	case OpPassthrough:
+		return "passthrough"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
 
-// Path is the OpenAI path of the operation, relative to a /v1 base.
+// Path is the OpenAI path of the operation, relative to a /v1 base;
+// OpPassthrough has none of its own ("": the client's path is used).
 func (o Op) Path() string {
 	switch o {
 	case OpCompletion:
@@ -50,6 +72,20 @@ func (o Op) Path() string {
 		return "/embeddings"
 	case OpClassify:
 		return "/classify"
+	case OpRerank:
+		return "/rerank"
+	case OpImage:
+		return "/images/generations"
+	case OpModeration:
+		return "/moderations"
+	case OpSpeech:
+		return "/audio/speech"
+	case OpTranscription:
+		return "/audio/transcriptions"
+	case OpTranslation:
+		return "/audio/translations"
+	case OpPassthrough:
+		return ""
 	}
 	return "/chat/completions"
 }
@@ -93,8 +129,14 @@ type Supporter interface {
 	Supports(op Op) bool
 }
 
-// Supports reports whether p serves op.
+// Supports reports whether p serves op. Raw operations also need a
+// RawDoer.
 func Supports(p Provider, op Op) bool {
+	if op.Raw() {
+		if _, ok := p.(RawDoer); !ok {
+			return false
+		}
+	}
 	if s, ok := p.(Supporter); ok {
 		return s.Supports(op)
 	}

@@ -67,6 +67,8 @@ type Model struct {
 	Strategy    string
 	Deployments []*Deployment
 	Created     int64
+	// Passthrough: unknown /v1 paths naming this model go upstream.
+	Passthrough bool
 }
 
 // Observer receives routing events (metrics). Implementations must be fast.
@@ -131,7 +133,8 @@ func (r *Router) Build(cfg *config.Config, reg *provider.Registry) (*Catalog, er
 	var errs []error
 	now := time.Now().Unix()
 	for _, mc := range cfg.Models {
-		m := &Model{Name: mc.Name, Fallbacks: mc.Fallbacks, MaxRetries: *mc.MaxRetries, Strategy: mc.Strategy, Created: now}
+		m := &Model{Name: mc.Name, Fallbacks: mc.Fallbacks, MaxRetries: *mc.MaxRetries, Strategy: mc.Strategy, Created: now,
+			Passthrough: mc.Passthrough}
 		for _, dc := range mc.Deployments {
 			p, err := reg.New(dc)
 			if err != nil {

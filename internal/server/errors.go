@@ -247,14 +247,7 @@ var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.Me
 // methods, else 404 unknown_url.
 func unknownRoute(mux *http.ServeMux, prefix string) keyHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ *tenancy.Key) error {
-		var allow []string
-		for _, m := range methods {
-			probe := *r
-			probe.Method = m
-			if _, pattern := mux.Handler(&probe); pattern != "" && pattern != prefix && !slices.Contains(allow, m) {
-				allow = append(allow, m)
-			}
-		}
+		allow := otherMethods(mux, r, prefix)
 		if len(allow) == 0 {
 			return wire.NewError(http.StatusNotFound, wire.TypeNotFound, "unknown_url", "",
 				"Unknown request URL: "+r.Method+" "+r.URL.Path+".")
@@ -264,4 +257,18 @@ func unknownRoute(mux *http.ServeMux, prefix string) keyHandler {
 		e.Header = http.Header{"Allow": {strings.Join(allow, ", ")}}
 		return e
 	}
+}
+
+// otherMethods lists the methods mux serves r's path with, other than
+// through the catch-all prefix.
+func otherMethods(mux *http.ServeMux, r *http.Request, prefix string) []string {
+	var allow []string
+	for _, m := range methods {
+		probe := *r
+		probe.Method = m
+		if _, pattern := mux.Handler(&probe); pattern != "" && pattern != prefix && !slices.Contains(allow, m) {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }

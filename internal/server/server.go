@@ -68,9 +68,10 @@ type Server struct {
 	done    <-chan struct{}    // closed by stop
 	bg      sync.WaitGroup
 
-	cfgMu   sync.Mutex // serialises reloads
-	cfg     atomic.Pointer[config.Config]
-	maxBody atomic.Int64
+	cfgMu     sync.Mutex // serialises reloads
+	cfg       atomic.Pointer[config.Config]
+	maxBody   atomic.Int64
+	maxUpload atomic.Int64
 
 	http    *http.Server
 	ready   atomic.Bool
@@ -169,7 +170,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.gw = &gateway.Service{Auth: s.keys, Router: rt, Metrics: m, Log: log, Admit: s.meter, Guard: s.guard, MaxBody: s.maxBody.Load}
+	s.gw = &gateway.Service{Auth: s.keys, Router: rt, Metrics: m, Log: log, Admit: s.meter, Guard: s.guard, MaxBody: s.maxBody.Load,
+		MaxUpload: s.maxUpload.Load}
 	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
 	s.bg.Add(1)
 	go func() {
@@ -188,6 +190,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}()
 	ok = true
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
+	s.maxUpload.Store(cfg.Server.MaxUploadBytes)
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -239,6 +242,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	router.CloseAfter(prev, 10*time.Minute)
 	s.cfg.Store(cfg)
 	s.maxBody.Store(cfg.Server.MaxBodyBytes)
+	s.maxUpload.Store(cfg.Server.MaxUploadBytes)
 	s.gw.SetLogPrompts(cfg.Server.LogPrompts)
 	if cfg.Guard.InjectionSpecialist != old.Guard.InjectionSpecialist || cfg.Guard.Injection != old.Guard.Injection {
 		s.guard.Refresh(context.Background()) // load the newly named specialist now, not at the next check

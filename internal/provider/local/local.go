@@ -397,7 +397,9 @@ func (s *stream) Close() error {
 }
 
 // Supports implements provider.Supporter: the engine generates and embeds;
-// it does not classify.
-func (c *Client) Supports(op provider.Op) bool { return op != provider.OpClassify }
+// it does not classify, rerank, draw, moderate or do audio.
+func (c *Client) Supports(op provider.Op) bool {
+	return op == provider.OpChat || op == provider.OpCompletion || op == provider.OpEmbedding
+}
 
 var _ provider.Supporter = (*Client)(nil)

@@ -418,6 +418,8 @@ func TestSupports(t *testing.T) {
 	p, _ := stories(t)
 	for op, want := range map[provider.Op]bool{
 		provider.OpChat: true, provider.OpCompletion: true, provider.OpEmbedding: true, provider.OpClassify: false,
+		provider.OpRerank: false, provider.OpImage: false, provider.OpModeration: false, provider.OpSpeech: false,
+		provider.OpTranscription: false, provider.OpTranslation: false, provider.OpPassthrough: false,
 	} {
 		if got := provider.Supports(p, op); got != want {
 			t.Errorf("Supports(%v) = %v, want %v", op, got, want)

@@ -130,6 +130,8 @@ func TestSupports(t *testing.T) {
 	p := newClient(t, map[string]any{"base_url": "http://127.0.0.1:1/v1"})
 	for op, want := range map[provider.Op]bool{
 		provider.OpChat: true, provider.OpCompletion: true, provider.OpEmbedding: true, provider.OpClassify: false,
+		provider.OpRerank: true, provider.OpImage: true, provider.OpModeration: true, provider.OpSpeech: true,
+		provider.OpTranscription: true, provider.OpTranslation: true, provider.OpPassthrough: true,
 	} {
 		if got := provider.Supports(p, op); got != want {
 			t.Errorf("Supports(%v) = %v, want %v", op, got, want)
