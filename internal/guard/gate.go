@@ -312,8 +312,24 @@ func inputTexts(op provider.Op, body []byte, f wire.Fields) []textSpan {
 		})
 	case provider.OpCompletion:
 		list(f.Prompt, "prompt")
-	case provider.OpEmbedding, provider.OpClassify:
+	case provider.OpEmbedding, provider.OpClassify, provider.OpModeration:
 		list(f.Input, "input")
+	case provider.OpImage:
+		list(f.Prompt, "prompt")
+	case provider.OpRerank:
+		all := wire.Span{End: len(body)}
+		add(wire.Member(body, all, "query"), "query")
+		i := 0
+		wire.Each(body, wire.Member(body, all, "documents"), func(_ []byte, d wire.Span) bool {
+			where := "documents[" + strconv.Itoa(i) + "]"
+			i++
+			if wire.Kind(body, d) == "object" {
+				add(wire.Member(body, d, "text"), where+".text")
+			} else {
+				add(d, where)
+			}
+			return true
+		})
 	}
 	return out
 }

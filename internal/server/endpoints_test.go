@@ -450,3 +450,24 @@ func TestSpeechCutMidAnswer(t *testing.T) {
 		t.Errorf("log line: %s", log.String())
 	}
 }
+
+// TestGuardRedactsNewEndpoints: the guard's input policy covers the texts
+// of rerank, image and moderation calls as it does chat's.
+func TestGuardRedactsNewEndpoints(t *testing.T) {
+	up := upstream(t)
+	e := start(t, "guard:\n  default: red\n  policies:\n    red:\n      input:\n        pii: {EMAIL: redact}\n"+models(up.URL, nil, "rr", "img", "mod"))
+	for _, c := range []struct{ path, body string }{
+		{"/v1/rerank", `{"model":"rr","query":"mail jane.doe@example.com","documents":["to jane.doe@example.com",{"text":"cc jane.doe@example.com"}]}`},
+		{"/v1/images/generations", `{"model":"img","prompt":"a card for jane.doe@example.com"}`},
+		{"/v1/moderations", `{"model":"mod","input":["is jane.doe@example.com ok"]}`},
+	} {
+		st, _, b := e.post(c.path, adminKey, []byte(c.body))
+		if st != 200 {
+			t.Fatalf("%s: %d %s", c.path, st, b)
+		}
+		last := up.Bodies()[len(up.Bodies())-1]
+		if bytes.Contains(last, []byte("jane.doe@example.com")) {
+			t.Errorf("%s: upstream got the e-mail address: %s", c.path, last)
+		}
+	}
+}
