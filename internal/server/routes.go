@@ -7,6 +7,7 @@ import (
 	"switchyard/internal/console"
 	"switchyard/internal/gateway"
 	"switchyard/internal/provider"
+	"switchyard/internal/responses"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
 )
@@ -19,6 +20,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/embeddings", s.gw.Handler(provider.OpEmbedding))
 	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
 	mux.HandleFunc("POST /v1/classify", s.gw.Handler(provider.OpClassify))
+	rs := &responses.Ingress{Store: responses.NewStore(s.db), Log: s.log}
+	mux.HandleFunc("POST /v1/responses", s.gw.IngressHandler(rs))
+	mux.HandleFunc("GET /v1/responses/{id}", s.auth(false, rs.Get))
+	mux.HandleFunc("DELETE /v1/responses/{id}", s.auth(false, rs.Delete))
+	mux.HandleFunc("GET /v1/responses/{id}/input_items", s.auth(false, rs.InputItems))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
 	mux.HandleFunc("/v1/", s.auth(false, unknownRoute(mux, "/v1/")))

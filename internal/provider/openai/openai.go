@@ -35,6 +35,9 @@ type Options struct {
 	IdleTimeout      config.Duration   `yaml:"idle_timeout"`       // longest gap between stream chunks
 	Headers          map[string]string `yaml:"headers"`            // extra headers sent upstream
 	MaxConns         int               `yaml:"max_conns"`          // per deployment; 0 = unlimited
+	// Responses says the upstream serves OpenAI's Responses API
+	// (/responses) itself: Responses calls go to it natively.
+	Responses bool `yaml:"responses"`
 }
 
 // maxResponseBytes bounds a non-streamed upstream answer.
@@ -128,16 +131,39 @@ func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // Do sends the request. For streams the returned Stream must be closed.
 func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+	return c.post(ctx, req.Op.Path(), req.Body, req.Stream, req.RequestID)
+}
+
+// APIResponses is the native API name of OpenAI's Responses.
+const APIResponses = "openai.responses"
+
+// NativeAPI implements provider.Native: the Responses API, when the
+// deployment's upstream serves it (option responses).
+func (c *Client) NativeAPI(api string) bool { return api == APIResponses && c.opts.Responses }
+
+// DoNative implements provider.Native: the body goes to {base}/responses
+// as given; a stream yields each SSE event's data payload.
+func (c *Client) DoNative(ctx context.Context, req *provider.NativeRequest) (*provider.Response, error) {
+	if !c.NativeAPI(req.API) || req.Path != "/responses" {
+		return nil, fmt.Errorf("%w: native %s %s", provider.ErrUnsupported, req.API, req.Path)
+	}
+	return c.post(ctx, req.Path, req.Body, req.Stream, req.RequestID)
+}
+
+var _ provider.Native = (*Client)(nil)
+
+// post sends body to the path under the base URL.
+func (c *Client) post(ctx context.Context, path string, body []byte, isStream bool, requestID string) (*provider.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout.D())
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+req.Op.Path(), bytes.NewReader(req.Body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("building upstream request: %w", err)
 	}
-	hreq.ContentLength = int64(len(req.Body))
+	hreq.ContentLength = int64(len(body))
 	h := hreq.Header
 	h["Content-Type"] = contentJSON
-	if req.Stream {
+	if isStream {
 		h["Accept"] = acceptSSE
 	} else {
 		h["Accept"] = contentJSON
@@ -145,8 +171,8 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 	if c.auth != "" {
 		h["Authorization"] = []string{c.auth}
 	}
-	if req.RequestID != "" {
-		h["X-Request-Id"] = []string{req.RequestID}
+	if requestID != "" {
+		h["X-Request-Id"] = []string{requestID}
 	}
 	for k, v := range c.headers {
 		h[k] = v
@@ -166,7 +192,7 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 			RetryAfter: provider.ParseRetryAfter(resp.Header, time.Now()),
 		}
 	}
-	if !req.Stream {
+	if !isStream {
 		defer cancel()
 		body, err := readAll(resp)
 		resp.Body.Close()

@@ -429,34 +429,10 @@ func (s *Stream) Fail(dst []byte, body []byte) []byte {
 		dst = s.start(dst)
 	}
 	s.ended = true
-	var env struct {
-		Error struct {
-			Message string          `json:"message"`
-			Type    string          `json:"type"`
-			Code    json.RawMessage `json:"code"`
-			Param   *string         `json:"param"`
-		} `json:"error"`
-	}
-	json.Unmarshal(body, &env)
-	e := env.Error
-	code := e.Type
-	var c string
-	if json.Unmarshal(e.Code, &c) == nil && c != "" {
-		code = c
-	}
-	if code == "" {
-		code = "server_error"
-	}
-	if e.Message == "" {
-		e.Message = "The response failed."
-	}
-	dst = s.eventJSON(dst, "error", struct {
-		Code    string  `json:"code"`
-		Message string  `json:"message"`
-		Param   *string `json:"param"`
-	}{code, e.Message, e.Param})
+	code, msg := errorOf(body)
+	dst = s.eventJSON(dst, "error", errorEvent{code, msg, nil})
 	s.obj.Status = "failed"
-	s.obj.Error = &ObjectError{Code: code, Message: e.Message}
+	s.obj.Error = &ObjectError{Code: code, Message: msg}
 	s.obj.Output = make([]json.RawMessage, len(s.items))
 	for i := range s.items {
 		s.obj.Output[i] = s.final(i)
@@ -465,4 +441,43 @@ func (s *Stream) Fail(dst []byte, body []byte) []byte {
 	return s.eventJSON(dst, "response.failed", struct {
 		Response *Object `json:"response"`
 	}{s.obj})
+}
+
+type errorEvent struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Param   *string `json:"param"`
+}
+
+// errorOf reads the code and message of an OpenAI error envelope.
+func errorOf(body []byte) (code, msg string) {
+	var env struct {
+		Error struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Code    json.RawMessage `json:"code"`
+		} `json:"error"`
+	}
+	json.Unmarshal(body, &env)
+	e := env.Error
+	code, msg = e.Type, e.Message
+	var c string
+	if json.Unmarshal(e.Code, &c) == nil && c != "" {
+		code = c
+	}
+	if code == "" {
+		code = "server_error"
+	}
+	if msg == "" {
+		msg = "The response failed."
+	}
+	return code, msg
+}
+
+// AppendError appends the Responses "error" stream event, with sequence
+// number seq, for an OpenAI error envelope body (a native stream's end).
+func AppendError(dst []byte, seq int64, body []byte) []byte {
+	s := Stream{seq: seq}
+	code, msg := errorOf(body)
+	return s.eventJSON(dst, "error", errorEvent{code, msg, nil})
 }
