@@ -27,6 +27,12 @@ type Behavior struct {
 	Content    string        // answer text (default "Hello from fakeai")
 	NoUsage    bool          // leave usage out
 	Pieces     []string      // stream exactly these content chunks (non-stream: their concatenation)
+	ToolCalls  []ToolCall    // chat: answer with these tool calls (finish_reason tool_calls) instead of text
+}
+
+// ToolCall is a function call the fake model makes.
+type ToolCall struct {
+	ID, Name, Arguments string
 }
 
 // Server is a running fake upstream.
@@ -57,6 +63,7 @@ func Start() (*Server, error) {
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/completions", s.completion)
 	mux.HandleFunc("POST /v1/embeddings", s.embedding)
+	mux.HandleFunc("POST /v1/responses", s.responses)
 	s.srv = &http.Server{Handler: mux}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -175,11 +182,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.Stream {
+		finish, msg := "stop", map[string]any{"role": "assistant", "content": content(b)}
+		if len(b.ToolCalls) > 0 {
+			calls := make([]any, len(b.ToolCalls))
+			for i, tc := range b.ToolCalls {
+				calls[i] = map[string]any{"id": tc.ID, "type": "function", "function": map[string]string{"name": tc.Name, "arguments": tc.Arguments}}
+			}
+			finish, msg = "tool_calls", map[string]any{"role": "assistant", "content": nil, "tool_calls": calls}
+		}
 		out, _ := json.Marshal(map[string]any{
 			"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-				"message": map[string]any{"role": "assistant", "content": content(b)}}},
-			"usage": usageOf(b, 12, 5),
+			"choices": []any{map[string]any{"index": 0, "finish_reason": finish, "message": msg}},
+			"usage":   usageOf(b, 12, 5),
 		})
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(out)
@@ -229,8 +243,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		fl.Flush()
 	}
+	finish := "stop"
+	for i, tc := range b.ToolCalls {
+		finish = "tool_calls"
+		fn, _ := json.Marshal(map[string]any{"index": i, "id": tc.ID, "type": "function", "function": map[string]string{"name": tc.Name, "arguments": tc.Arguments}})
+		w.Write([]byte(`data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
+			`,"choices":[{"index":0,"delta":{"tool_calls":[` + string(fn) + `]},"finish_reason":null}]}` + "\n\n"))
+	}
 	final := `{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":` + strconv.Quote(req.Model) +
-		`,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`
+		`,"choices":[{"index":0,"delta":{},"finish_reason":"` + finish + `"}]}`
 	w.Write([]byte("data: " + final + "\n\n"))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !b.NoUsage {
 		u, _ := json.Marshal(usageOf(b, 12, n))
@@ -273,4 +294,43 @@ func (s *Server) embedding(w http.ResponseWriter, r *http.Request) {
 	_ = b
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(out)
+}
+
+// responses answers OpenAI's Responses API natively: a Response object
+// with the content as one message, or its stream of events.
+func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.begin(w, r)
+	if !ok {
+		return
+	}
+	text := content(b)
+	usage := map[string]any{"input_tokens": 11, "input_tokens_details": map[string]int{"cached_tokens": 0},
+		"output_tokens": 6, "output_tokens_details": map[string]int{"reasoning_tokens": 0}, "total_tokens": 17}
+	msg := map[string]any{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+		"content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}}}
+	n := s.Requests.Load()
+	obj := func(status string, output []any, u any) map[string]any {
+		return map[string]any{"id": "resp_fake" + strconv.FormatInt(n, 10), "object": "response", "created_at": 1700000000,
+			"status": status, "model": req.Model, "output": output, "usage": u, "error": nil, "incomplete_details": nil,
+			"parallel_tool_calls": true, "tool_choice": "auto", "tools": []any{}, "temperature": 1, "top_p": 1}
+	}
+	if !req.Stream {
+		out, _ := json.Marshal(obj("completed", []any{msg}, usage))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(out)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	seq := 0
+	ev := func(typ string, v map[string]any) {
+		v["type"], v["sequence_number"] = typ, seq
+		seq++
+		d, _ := json.Marshal(v)
+		w.Write([]byte("event: " + typ + "\ndata: " + string(d) + "\n\n"))
+	}
+	ev("response.created", map[string]any{"response": obj("in_progress", []any{}, nil)})
+	ev("response.output_item.added", map[string]any{"output_index": 0, "item": map[string]any{"type": "message", "id": "msg_fake", "status": "in_progress", "role": "assistant", "content": []any{}}})
+	ev("response.output_text.delta", map[string]any{"item_id": "msg_fake", "output_index": 0, "content_index": 0, "delta": text})
+	ev("response.output_item.done", map[string]any{"output_index": 0, "item": msg})
+	ev("response.completed", map[string]any{"response": obj("completed", []any{msg}, usage)})
 }
