@@ -71,7 +71,9 @@ var nullJSON = json.RawMessage("null")
 // conversation so far (the stored items of previous_response_id: its
 // inputs and outputs, oldest first); this turn's instructions lead as a
 // system message. Reasoning items are not sent: chat completions take no
-// reasoning back.
+// reasoning back. metadata and store are the Responses API's own (echoed
+// in the object, kept by the store) and are not sent upstream, where
+// chat's metadata and store mean OpenAI's stored chat completions.
 func (r *Request) Chat(prior []json.RawMessage) ([]byte, error) {
 	c := chatRequest{Model: r.Model, Tools: r.tools, ToolChoice: r.toolChoice, ParallelToolCalls: r.ParallelToolCalls,
 		Temperature: r.Temperature, TopP: r.TopP, MaxCompletionTokens: r.MaxOutputTokens, User: r.User,
