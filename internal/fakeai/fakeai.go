@@ -80,6 +80,7 @@ func Start() (*Server, error) {
 	mux.HandleFunc("POST /v1/completions", s.completion)
 	mux.HandleFunc("POST /v1/embeddings", s.embedding)
 	s.endpoints(mux)
+	mux.HandleFunc("POST /v1/responses", s.responses)
 	s.srv = &http.Server{Handler: mux}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -414,4 +415,43 @@ func (s *Server) embedding(w http.ResponseWriter, r *http.Request) {
 	_ = b
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(out)
+}
+
+// responses answers OpenAI's Responses API natively: a Response object
+// with the content as one message, or its stream of events.
+func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
+	req, b, ok := s.begin(w, r)
+	if !ok {
+		return
+	}
+	text := content(b)
+	usage := map[string]any{"input_tokens": 11, "input_tokens_details": map[string]int{"cached_tokens": 0},
+		"output_tokens": 6, "output_tokens_details": map[string]int{"reasoning_tokens": 0}, "total_tokens": 17}
+	msg := map[string]any{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+		"content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}}}
+	n := s.Requests.Load()
+	obj := func(status string, output []any, u any) map[string]any {
+		return map[string]any{"id": "resp_fake" + strconv.FormatInt(n, 10), "object": "response", "created_at": 1700000000,
+			"status": status, "model": req.Model, "output": output, "usage": u, "error": nil, "incomplete_details": nil,
+			"parallel_tool_calls": true, "tool_choice": "auto", "tools": []any{}, "temperature": 1, "top_p": 1}
+	}
+	if !req.Stream {
+		out, _ := json.Marshal(obj("completed", []any{msg}, usage))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(out)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	seq := 0
+	ev := func(typ string, v map[string]any) {
+		v["type"], v["sequence_number"] = typ, seq
+		seq++
+		d, _ := json.Marshal(v)
+		w.Write([]byte("event: " + typ + "\ndata: " + string(d) + "\n\n"))
+	}
+	ev("response.created", map[string]any{"response": obj("in_progress", []any{}, nil)})
+	ev("response.output_item.added", map[string]any{"output_index": 0, "item": map[string]any{"type": "message", "id": "msg_fake", "status": "in_progress", "role": "assistant", "content": []any{}}})
+	ev("response.output_text.delta", map[string]any{"item_id": "msg_fake", "output_index": 0, "content_index": 0, "delta": text})
+	ev("response.output_item.done", map[string]any{"output_index": 0, "item": msg})
+	ev("response.completed", map[string]any{"response": obj("completed", []any{msg}, usage)})
 }

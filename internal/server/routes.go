@@ -7,6 +7,7 @@ import (
 	"switchyard/internal/console"
 	"switchyard/internal/gateway"
 	"switchyard/internal/provider"
+	"switchyard/internal/responses"
 	"switchyard/internal/tenancy"
 	wire "switchyard/internal/wire/openai"
 )
@@ -21,6 +22,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
 	mux.HandleFunc("POST /v1/guard/check", s.auth(false, s.guardCheck))
 	mux.HandleFunc("POST /v1/classify", s.gw.Handler(provider.OpClassify))
+	rs := &responses.Ingress{Store: responses.NewStore(s.db), Log: s.log}
+	mux.HandleFunc("POST /v1/responses", s.gw.IngressHandler(rs))
+	mux.HandleFunc("GET /v1/responses/{id}", s.auth(false, rs.Get))
+	mux.HandleFunc("DELETE /v1/responses/{id}", s.auth(false, rs.Delete))
+	mux.HandleFunc("GET /v1/responses/{id}/input_items", s.auth(false, rs.InputItems))
 	mux.HandleFunc("GET /v1/models", s.auth(false, s.listModels))
 	mux.HandleFunc("GET /v1/models/{id...}", s.auth(false, s.getModel))
 	s.endpointRoutes(mux)

@@ -35,6 +35,9 @@ type Options struct {
 	IdleTimeout      config.Duration   `yaml:"idle_timeout"`       // longest gap between stream chunks
 	Headers          map[string]string `yaml:"headers"`            // extra headers sent upstream
 	MaxConns         int               `yaml:"max_conns"`          // per deployment; 0 = unlimited
+	// Responses says the upstream serves OpenAI's Responses API
+	// (/responses) itself: Responses calls go to it natively.
+	Responses bool `yaml:"responses"`
 }
 
 // maxResponseBytes bounds a non-streamed upstream answer.
@@ -162,6 +165,29 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 	if c.quirks.URL != nil {
 		u = c.quirks.URL(c.base, req.Op)
 	}
+	return c.post(ctx, u, body, req.Stream, req.RequestID)
+}
+
+// APIResponses is the native API name of OpenAI's Responses.
+const APIResponses = "openai.responses"
+
+// NativeAPI implements provider.Native: the Responses API, when the
+// deployment's upstream serves it (option responses).
+func (c *Client) NativeAPI(api string) bool { return api == APIResponses && c.opts.Responses }
+
+// DoNative implements provider.Native: the body goes to {base}/responses
+// as given; a stream yields each SSE event's data payload.
+func (c *Client) DoNative(ctx context.Context, req *provider.NativeRequest) (*provider.Response, error) {
+	if !c.NativeAPI(req.API) || req.Path != "/responses" {
+		return nil, fmt.Errorf("%w: native %s %s", provider.ErrUnsupported, req.API, req.Path)
+	}
+	return c.post(ctx, c.base+req.Path, req.Body, req.Stream, req.RequestID)
+}
+
+var _ provider.Native = (*Client)(nil)
+
+// post sends body to the upstream URL u.
+func (c *Client) post(ctx context.Context, u string, body []byte, isStream bool, requestID string) (*provider.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout.D())
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -171,7 +197,7 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 	hreq.ContentLength = int64(len(body))
 	h := hreq.Header
 	h["Content-Type"] = contentJSON
-	if req.Stream {
+	if isStream {
 		h["Accept"] = acceptSSE
 	} else {
 		h["Accept"] = contentJSON
@@ -179,8 +205,8 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 	if c.auth != "" {
 		h[c.authHeader] = []string{c.auth}
 	}
-	if req.RequestID != "" {
-		h["X-Request-Id"] = []string{req.RequestID}
+	if requestID != "" {
+		h["X-Request-Id"] = []string{requestID}
 	}
 	for k, v := range c.headers {
 		h[k] = v
@@ -200,7 +226,7 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 			RetryAfter: provider.ParseRetryAfter(resp.Header, time.Now()),
 		}
 	}
-	if !req.Stream {
+	if !isStream {
 		defer cancel()
 		body, err := readAll(resp)
 		resp.Body.Close()

@@ -618,3 +618,58 @@ func TestResponseSize(t *testing.T) {
 		})
 	}
 }
+
+// TestNativeResponses: with responses: true the client serves the
+// Responses API natively, posting the body as given to {base}/responses.
+func TestNativeResponses(t *testing.T) {
+	var gotPath, gotBody string
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		gotPath, gotBody = r.URL.Path, string(b)
+		if strings.Contains(gotBody, `"stream":true`) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\"}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\"}\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"resp_1","object":"response"}`)
+	})
+	plain := newClient(t, map[string]any{"base_url": u.URL + "/v1"})
+	if provider.SupportsNative(plain, openai.APIResponses) {
+		t.Fatal("a deployment without responses: true claims the Responses API")
+	}
+	p := newClient(t, map[string]any{"base_url": u.URL + "/v1", "responses": true})
+	if !provider.SupportsNative(p, openai.APIResponses) || provider.SupportsNative(p, "anthropic.messages") {
+		t.Fatal("NativeAPI answers wrongly")
+	}
+	np := p.(provider.Native)
+	resp, err := np.DoNative(context.Background(), &provider.NativeRequest{API: openai.APIResponses, Path: "/responses", Body: []byte(`{"model":"m","input":"x"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotPath != "/v1/responses" || gotBody != `{"model":"m","input":"x"}` || string(resp.Body) != `{"id":"resp_1","object":"response"}` {
+		t.Errorf("path %q body %q answer %s", gotPath, gotBody, resp.Body)
+	}
+	resp, err = np.DoNative(context.Background(), &provider.NativeRequest{API: openai.APIResponses, Path: "/responses", Body: []byte(`{"stream":true}`), Stream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Stream.Close()
+	var got []string
+	for {
+		b, err := resp.Stream.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Errorf("end = %v", err)
+			}
+			break
+		}
+		got = append(got, string(b))
+	}
+	if diff := cmp.Diff([]string{`{"type":"response.created"}`, `{"type":"response.completed"}`}, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if _, err := np.DoNative(context.Background(), &provider.NativeRequest{API: openai.APIResponses, Path: "/messages"}); !errors.Is(err, provider.ErrUnsupported) {
+		t.Errorf("other path: %v", err)
+	}
+}
