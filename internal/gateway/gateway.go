@@ -135,34 +135,38 @@ type outcome struct {
 // and hands the call to Serve.
 func (g *Service) Handler(op provider.Op) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c := &call.Call{Op: op, Start: time.Now(), RequestID: r.Header.Get(HeaderRequestID),
-			ID: CallID(r.Context()), Tags: r.Header.Get("X-Switchyard-Tags")}
-		if c.ID == "" { // a caller without the server's middleware
-			c.ID = NewID()
-		}
-		if c.RequestID == "" {
-			c.RequestID = c.ID
-		}
-		// 1. Authenticate.
-		k, err := g.authenticate(r, c.Start)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		c.Key = k
+		c := begin(op, r)
 		bp := bodyPool.Get().(*[]byte)
 		defer bodyPool.Put(bp)
-		if c.Body, err = readBody(w, r, (*bp)[:0], g.MaxBody()); err != nil {
-			writeError(w, err)
+		if !g.open(w, w, r, c, bp) {
 			return
 		}
-		*bp = c.Body
+		c.Body = *bp
 		if g.Metrics != nil {
 			g.Metrics.InFlight.Inc()
 			defer g.Metrics.InFlight.Dec()
 		}
 		g.Serve(r.Context(), w, c)
 	}
+}
+
+// open is the path's first step for an HTTP request: 1. authenticate the
+// key, then read the body into *bp (from w's request, bounded by
+// MaxBody). Errors are written to ew; ok is false then.
+func (g *Service) open(w, ew http.ResponseWriter, r *http.Request, c *call.Call, bp *[]byte) (ok bool) {
+	k, err := g.authenticate(r, c.Start)
+	if err != nil {
+		writeError(ew, err)
+		return false
+	}
+	c.Key = k
+	body, err := readBody(w, r, (*bp)[:0], g.MaxBody())
+	if err != nil {
+		writeError(ew, err)
+		return false
+	}
+	*bp = body
+	return true
 }
 
 // Serve runs the request path for the authenticated call c (c.Key set) and

@@ -49,29 +49,15 @@ func (g *Service) IngressHandler(in Ingress) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		x := in.Begin(w, r)
 		defer x.Close()
-		c := &call.Call{Op: provider.OpChat, Route: route, Start: time.Now(), RequestID: r.Header.Get(HeaderRequestID),
-			ID: CallID(r.Context()), Tags: r.Header.Get("X-Switchyard-Tags")}
-		if c.ID == "" {
-			c.ID = NewID()
-		}
-		if c.RequestID == "" {
-			c.RequestID = c.ID
-		}
-		k, err := g.authenticate(r, c.Start)
-		if err != nil {
-			writeError(x, err)
-			return
-		}
-		c.Key = k
+		c := begin(provider.OpChat, r)
+		c.Route = route
 		bp := bodyPool.Get().(*[]byte)
 		defer bodyPool.Put(bp)
-		body, err := readBody(w, r, (*bp)[:0], g.MaxBody())
-		if err != nil {
-			writeError(x, err)
+		if !g.open(w, x, r, c, bp) {
 			return
 		}
-		*bp = body
-		if c.Body, c.Native, err = x.Request(r.Context(), k, body); err != nil {
+		var err error
+		if c.Body, c.Native, err = x.Request(r.Context(), c.Key, *bp); err != nil {
 			writeError(x, err)
 			return
 		}
