@@ -53,6 +53,10 @@ type Native struct {
 	Usage func(data []byte) (Usage, bool)
 	// Frame appends one native stream event, framed for the client.
 	Frame func(dst, data []byte) []byte
+	// Text, when set, appends the generated text a native stream event
+	// carries (for the request log and for metering a stream that ends
+	// without usage).
+	Text func(dst, data []byte) []byte
 	// StreamError appends the client API's error event for an OpenAI
 	// error (status and body) that ends a native stream.
 	StreamError func(dst []byte, status int, body []byte) []byte

@@ -145,6 +145,9 @@ func (g *Service) attemptNative(ctx context.Context, c *call.Call, req *call.Req
 				o.usage, o.hasUsage = u, true
 			}
 		}
+		if o.generated != nil && n.Text != nil {
+			*o.generated = n.Text(*o.generated, data)
+		}
 		out := (*buf)[:0]
 		if d.Upstream != req.Model {
 			if m := wire.Member(data, wire.Span{End: len(data)}, "message"); m.Present() && data[m.Start] == '{' {

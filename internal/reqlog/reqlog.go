@@ -442,9 +442,32 @@ func answerText(resp json.RawMessage) string {
 			Message struct{ Content string } `json:"message"`
 			Text    string                   `json:"text"`
 		} `json:"choices"`
+		// An Anthropic message (a native pass-through's answer).
+		Content []struct{ Type, Text string } `json:"content"`
+		// A Responses object (passed through natively).
+		Output []struct {
+			Type    string
+			Content []struct{ Type, Text string }
+		} `json:"output"`
 	}
-	if json.Unmarshal(resp, &r) != nil || len(r.Choices) == 0 {
+	if json.Unmarshal(resp, &r) != nil {
 		return ""
+	}
+	if len(r.Choices) == 0 {
+		var b strings.Builder
+		for _, c := range r.Content {
+			if c.Type == "text" {
+				b.WriteString(c.Text)
+			}
+		}
+		for _, o := range r.Output {
+			for _, c := range o.Content {
+				if o.Type == "message" && c.Type == "output_text" {
+					b.WriteString(c.Text)
+				}
+			}
+		}
+		return b.String()
 	}
 	if r.Choices[0].Message.Content != "" {
 		return r.Choices[0].Message.Content

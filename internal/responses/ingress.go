@@ -100,8 +100,20 @@ func (x *exchange) Request(ctx context.Context, k *tenancy.Key, body []byte) ([]
 		}
 	}
 	n := &call.Native{API: API, Path: "/responses", Body: nb, Usage: x.nativeUsage, Frame: x.frame,
-		StreamError: x.streamError, W: x.w}
+		StreamError: x.streamError, Text: outputText, W: x.w}
 	return chat, n, nil
+}
+
+// outputText appends the text of a response.output_text.delta event.
+func outputText(dst, data []byte) []byte {
+	if !bytes.Contains(data, []byte(`"response.output_text.delta"`)) {
+		return dst
+	}
+	var ev struct{ Type, Delta string }
+	if json.Unmarshal(data, &ev) == nil && ev.Type == "response.output_text.delta" {
+		dst = append(dst, ev.Delta...)
+	}
+	return dst
 }
 
 // newID is a fresh response id.

@@ -161,7 +161,7 @@ func (x *messagesExchange) Request(_ context.Context, _ *tenancy.Key, body []byt
 	}
 	x.info = info
 	n := &call.Native{API: messagesAPI, Path: "/messages", Body: body, Header: anthropicHeaders(x.reqHeader),
-		Usage: x.nativeUsage, Frame: anthropic.AppendEvent, StreamError: nativeStreamError, W: x.w}
+		Usage: x.nativeUsage, Frame: anthropic.AppendEvent, StreamError: nativeStreamError, Text: anthropicText, W: x.w}
 	return chat, n, nil
 }
 
@@ -182,6 +182,22 @@ func (x *messagesExchange) nativeUsage(data []byte) (call.Usage, bool) {
 		x.usage.CompletionTokens = u.Output
 	}
 	return x.usage, true
+}
+
+// anthropicText appends the text of a content_block_delta event.
+func anthropicText(dst, data []byte) []byte {
+	if !bytes.Contains(data, []byte(`"text_delta"`)) {
+		return dst
+	}
+	var ev struct {
+		Delta struct {
+			Type, Text string
+		}
+	}
+	if json.Unmarshal(data, &ev) == nil && ev.Delta.Type == "text_delta" {
+		dst = append(dst, ev.Delta.Text...)
+	}
+	return dst
 }
 
 func nativeStreamError(dst []byte, status int, body []byte) []byte {

@@ -358,3 +358,27 @@ func TestMessagesOnLocalModel(t *testing.T) {
 		t.Errorf("local stream %d: %v %q, want the same text as unstreamed %q", st, names, text.String(), m.Content[0].Text)
 	}
 }
+
+// TestMessagesNativeLogged: natively passed-through answers, streamed or
+// not, reach the request log with their text.
+func TestMessagesNativeLogged(t *testing.T) {
+	up := startFakeAnthropic(t)
+	e := start(t, strings.ReplaceAll(anthropicModel, "%s", up.URL))
+	_, projectID, k := e.tenant("nativelog", nil, map[string]any{"keep_bodies": true}, nil)
+	e.messages("/v1/messages", k.Key, `{"model":"claude","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}`, "X-Request-Id", "nat-1")
+	e.messages("/v1/messages", k.Key, `{"model":"claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, "X-Request-Id", "nat-2")
+	waitFor(t, func() bool {
+		var l logList
+		e.call("GET", "/api/logs?project="+projectID, adminKey, nil, &l)
+		return len(l.Data) == 2
+	})
+	for id, want := range map[string]string{"nat-1": "Hi there", "nat-2": `"Hello"`} {
+		var one struct {
+			Response json.RawMessage `json:"response"`
+		}
+		e.call("GET", "/api/logs/"+id, adminKey, nil, &one)
+		if !strings.Contains(string(one.Response), want) {
+			t.Errorf("log %s response %s, want %s", id, one.Response, want)
+		}
+	}
+}
