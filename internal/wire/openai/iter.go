@@ -1,5 +1,7 @@
 package openai
 
+import "bytes"
+
 // Each calls fn with the span of every element of the array at sp, or of
 // every member value (with its raw key) of the object at sp. The body must
 // already have passed Scan. It stops early when fn returns false.
@@ -53,4 +55,136 @@ func Member(body []byte, sp Span, key string) Span {
 		return true
 	})
 	return out
+}
+
+// Iter steps through the elements of an array, or the members of an
+// object, of a body that already passed Scan. Unlike Each it does not
+// validate values again: it skips them by their brackets and quotes, so
+// walking nested values costs about one pass over their bytes per level.
+// On a body that did not pass Scan it stops early and never panics.
+type Iter struct {
+	b   []byte
+	i   int
+	obj bool
+}
+
+// NewIter returns an iterator over the container at sp. A span that is
+// absent or not an array or object yields nothing.
+func NewIter(body []byte, sp Span) Iter {
+	if !sp.Present() || sp.End > len(body) || sp.Start < 0 {
+		return Iter{}
+	}
+	switch body[sp.Start] {
+	case '[':
+		return Iter{b: body[:sp.End], i: sp.Start + 1}
+	case '{':
+		return Iter{b: body[:sp.End], i: sp.Start + 1, obj: true}
+	}
+	return Iter{}
+}
+
+// Next returns the next member's raw key (its bytes between the quotes,
+// escapes not decoded; nil for array elements) and value span. ok is false
+// at the end.
+func (it *Iter) Next() (key []byte, v Span, ok bool) {
+	b := it.b
+	i := skipWS(b, it.i)
+	if i < len(b) && b[i] == ',' {
+		i = skipWS(b, i+1)
+	}
+	if i >= len(b) || b[i] == ']' || b[i] == '}' {
+		it.i = len(b)
+		return nil, Span{}, false
+	}
+	if it.obj {
+		if b[i] != '"' {
+			it.i = len(b)
+			return nil, Span{}, false
+		}
+		ke := skipString(b, i)
+		key = b[i+1 : ke-1]
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			it.i = len(b)
+			return nil, Span{}, false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			it.i = len(b)
+			return nil, Span{}, false
+		}
+	}
+	e := Skip(b, i)
+	if e <= i {
+		it.i = len(b)
+		return nil, Span{}, false
+	}
+	it.i = e
+	return key, Span{i, e}, true
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the offset just past the string starting at b[i]
+// (a '"'), or len(b) when it is unterminated.
+func skipString(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+}
+
+// Skip returns the offset just past the JSON value starting at b[i] in a
+// body that passed Scan, without validating it.
+func Skip(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', ']', '}', ' ', '\n', '\t', '\r':
+			return i
+		}
+		i++
+	}
+	return i
 }
