@@ -62,3 +62,33 @@ func BenchmarkChatStreamEvent(b *testing.B) {
 		}
 	}
 }
+
+// The oracle (the decode/re-encode implementation this package had
+// before) on the same inputs, for comparison in one run.
+func BenchmarkOracleToChat(b *testing.B) {
+	body, err := os.ReadFile("testdata/to_chat/tools.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := oldToChat(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOracleFromChat(b *testing.B) {
+	body, err := os.ReadFile("testdata/from_chat/tool_calls_cached.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := oldFromChat(body, "claude"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

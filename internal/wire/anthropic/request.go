@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"strconv"
+	"sync"
 
 	wire "switchyard/internal/wire/openai"
 )
@@ -98,9 +99,13 @@ type aBlock struct {
 	id, name, args wire.Span
 }
 
+// indexes holds container indexes (a few hundred bytes each) for reuse.
+var indexes = sync.Pool{New: func() any { return new(wire.Index) }}
+
 // toChat is the state of one ToChat call.
 type toChat struct {
 	b      []byte // the Messages request
+	ix     *wire.Index
 	out    []byte
 	nMsg   int // chat messages written
 	parts  []part
@@ -115,10 +120,12 @@ type toChat struct {
 // strings are copied as raw JSON (compacted and made HTML-safe, as
 // encoding/json wrote them), never decoded and re-encoded.
 func ToChat(body []byte) (chat []byte, info Info, err error) {
-	if _, err := wire.Scan(body); err != nil {
+	ix := indexes.Get().(*wire.Index)
+	defer indexes.Put(ix)
+	if _, err := wire.ScanIndexed(body, ix); err != nil {
 		return nil, info, bodyError(err)
 	}
-	c := toChat{b: body, out: make([]byte, 0, len(body)+128)}
+	c := toChat{b: body, ix: ix, out: make([]byte, 0, len(body)+128)}
 	info, e := c.request()
 	if e != nil {
 		return nil, Info{}, e
@@ -130,7 +137,7 @@ func (c *toChat) request() (Info, *Error) {
 	b := c.b
 	var info Info
 	var f [nTop]wire.Span
-	if extra, has := members(b, wire.Span{Start: 0, End: len(b)}, topNames, f[:]); has {
+	if extra, has := members(b, c.ix, wire.Span{Start: 0, End: len(b)}, topNames, f[:]); has {
 		return info, invalid(string(extra), "is not supported "+upstreamNote)
 	}
 	if _, e := str(b, nil, "model", f[tModel], true); e != nil {
@@ -169,7 +176,7 @@ func (c *toChat) request() (Info, *Error) {
 		if b[sp.Start] != '[' {
 			return info, invalid("stop_sequences", "must be an array, not "+kind(b, sp))
 		}
-		for it := wire.NewIter(b, sp); ; nStop++ {
+		for it := c.ix.Iter(b, sp); ; nStop++ {
 			_, v, ok := it.Next()
 			if !ok {
 				break
@@ -186,7 +193,7 @@ func (c *toChat) request() (Info, *Error) {
 			return info, p.err("must be an object, not " + kind(b, sp))
 		}
 		var m [1]wire.Span
-		extra, has := members(b, sp, metadataNames, m[:])
+		extra, has := members(b, c.ix, sp, metadataNames, m[:])
 		if has {
 			return info, p.errAt(string(extra), "is not supported "+upstreamNote)
 		}
@@ -224,7 +231,7 @@ func (c *toChat) request() (Info, *Error) {
 	}
 	if nStop > 0 {
 		c.out = append(c.out, `,"stop":[`...)
-		it := wire.NewIter(b, f[tStop])
+		it := c.ix.Iter(b, f[tStop])
 		for i := 0; ; i++ {
 			_, v, ok := it.Next()
 			if !ok {
@@ -278,7 +285,7 @@ func (c *toChat) thinking(sp wire.Span) (string, *Error) {
 		return "", p.err("must be an object, not " + kind(b, sp))
 	}
 	var f [2]wire.Span
-	members(b, sp, thinkingNames, f[:])
+	members(b, c.ix, sp, thinkingNames, f[:])
 	if _, e := str(b, p, "type", f[0], true); e != nil {
 		return "", e
 	}
@@ -320,7 +327,7 @@ func (c *toChat) system(sp wire.Span) *Error {
 	}
 	c.out = append(c.out, '"')
 	sys := path{key: "system"}
-	it := wire.NewIter(b, sp)
+	it := c.ix.Iter(b, sp)
 	for i := 0; ; i++ {
 		_, v, ok := it.Next()
 		if !ok {
@@ -331,7 +338,7 @@ func (c *toChat) system(sp wire.Span) *Error {
 			return p.err("must be an object, not " + kind(b, v))
 		}
 		var f [nBlock]wire.Span
-		extra, has := members(b, v, blockNames, f[:])
+		extra, has := members(b, c.ix, v, blockNames, f[:])
 		if _, e := str(b, p, "type", f[bType], true); e != nil {
 			return e
 		}
@@ -365,7 +372,7 @@ func (c *toChat) messages(sp wire.Span) *Error {
 		return invalid("messages", "must not be empty")
 	}
 	msgs := path{key: "messages"}
-	it := wire.NewIter(b, sp)
+	it := c.ix.Iter(b, sp)
 	for i := 0; ; i++ {
 		_, v, ok := it.Next()
 		if !ok {
@@ -386,7 +393,7 @@ func (c *toChat) message(sp wire.Span, p *path) *Error {
 		return p.err("must be an object, not " + kind(b, sp))
 	}
 	var f [2]wire.Span
-	if extra, has := members(b, sp, messageNames, f[:]); has {
+	if extra, has := members(b, c.ix, sp, messageNames, f[:]); has {
 		return p.errAt(string(extra), "is not supported in a message")
 	}
 	if _, e := str(b, p, "role", f[0], true); e != nil {
@@ -431,7 +438,7 @@ func (c *toChat) block(sp wire.Span, p *path, f *[nBlock]wire.Span) (typ []byte,
 	if b[sp.Start] != '{' {
 		return nil, nil, false, p.err("must be an object, not " + kind(b, sp))
 	}
-	extra, has = members(b, sp, blockNames, f[:])
+	extra, has = members(b, c.ix, sp, blockNames, f[:])
 	if _, e := str(b, p, "type", f[bType], true); e != nil {
 		return nil, nil, false, e
 	}
@@ -441,7 +448,7 @@ func (c *toChat) block(sp wire.Span, p *path, f *[nBlock]wire.Span) (typ []byte,
 func (c *toChat) user(sp wire.Span, cp *path) *Error {
 	b := c.b
 	c.parts = c.parts[:0]
-	it := wire.NewIter(b, sp)
+	it := c.ix.Iter(b, sp)
 	for i := 0; ; i++ {
 		_, v, ok := it.Next()
 		if !ok {
@@ -547,7 +554,7 @@ func (c *toChat) image(sp wire.Span, bp *path) (part, *Error) {
 		return part{}, p.err("must be an object, not " + kind(b, sp))
 	}
 	var f [4]wire.Span
-	extra, has := members(b, sp, sourceNames, f[:])
+	extra, has := members(b, c.ix, sp, sourceNames, f[:])
 	if _, e := str(b, p, "type", f[0], true); e != nil {
 		return part{}, e
 	}
@@ -586,7 +593,7 @@ func (c *toChat) checkResult(sp wire.Span, rp *path) *Error {
 	if b[sp.Start] != '[' {
 		return rp.err("must be a string or an array of text blocks")
 	}
-	it := wire.NewIter(b, sp)
+	it := c.ix.Iter(b, sp)
 	for i := 0; ; i++ {
 		_, v, ok := it.Next()
 		if !ok {
@@ -624,7 +631,7 @@ func (c *toChat) toolResult(id, content wire.Span, isErr bool) {
 	case b[content.Start] == '"':
 		c.out = appendInner(c.out, b, content)
 	default:
-		it := wire.NewIter(b, content)
+		it := c.ix.Iter(b, content)
 		for i := 0; ; i++ {
 			_, v, ok := it.Next()
 			if !ok {
@@ -634,7 +641,7 @@ func (c *toChat) toolResult(id, content wire.Span, isErr bool) {
 				c.out = append(c.out, '\\', 'n')
 			}
 			var f [nBlock]wire.Span
-			members(b, v, blockNames, f[:])
+			members(b, c.ix, v, blockNames, f[:])
 			c.out = appendInner(c.out, b, f[bText])
 		}
 	}
@@ -651,7 +658,7 @@ func (c *toChat) assistant(sp wire.Span, cp *path) *Error {
 	c.blocks = c.blocks[:0]
 	nText, nCall := 0, 0
 	join := false // a text after the first starts with a \u escape
-	it := wire.NewIter(b, sp)
+	it := c.ix.Iter(b, sp)
 	for i := 0; ; i++ {
 		_, v, ok := it.Next()
 		if !ok {
@@ -756,7 +763,7 @@ func (c *toChat) tools(sp wire.Span) *Error {
 		return invalid("tools", "must be an array, not "+kind(b, sp))
 	}
 	tp := path{key: "tools"}
-	it := wire.NewIter(b, sp)
+	it := c.ix.Iter(b, sp)
 	n := 0
 	for ; ; n++ {
 		_, v, ok := it.Next()
@@ -768,7 +775,7 @@ func (c *toChat) tools(sp wire.Span) *Error {
 			return p.err("must be an object, not " + kind(b, v))
 		}
 		var f [6]wire.Span
-		extra, has := members(b, v, toolNames, f[:])
+		extra, has := members(b, c.ix, v, toolNames, f[:])
 		if ok, e := str(b, p, "type", f[0], false); e != nil {
 			return e
 		} else if ok {
@@ -832,7 +839,7 @@ func (c *toChat) toolChoice(sp wire.Span) *Error {
 		return p.err("must be an object, not " + kind(b, sp))
 	}
 	var f [3]wire.Span
-	if extra, has := members(b, sp, choiceNames, f[:]); has {
+	if extra, has := members(b, c.ix, sp, choiceNames, f[:]); has {
 		return p.errAt(string(extra), "is not supported "+upstreamNote)
 	}
 	if _, e := str(b, p, "type", f[0], true); e != nil {

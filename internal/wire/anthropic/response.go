@@ -55,8 +55,8 @@ var (
 
 // fold reads the members of the object at sp named in names, matching keys
 // case-insensitively when no name matches exactly.
-func fold(b []byte, sp wire.Span, names []string, spans []wire.Span) {
-	it := wire.NewIter(b, sp)
+func fold(b []byte, ix *wire.Index, sp wire.Span, names []string, spans []wire.Span) {
+	it := ix.Iter(b, sp)
 	for {
 		k, v, ok := it.Next()
 		if !ok {
@@ -125,19 +125,21 @@ func toInt(b []byte, sp wire.Span) int64 {
 // whose "model" is model. Like ToChat it validates once with wire.Scan and
 // then appends the Message directly from spans of the completion.
 func FromChat(chatResp []byte, model string) ([]byte, error) {
-	if _, err := wire.Scan(chatResp); err != nil {
+	ix := indexes.Get().(*wire.Index)
+	defer indexes.Put(ix)
+	if _, err := wire.ScanIndexed(chatResp, ix); err != nil {
 		return nil, upstreamError("chat completion: " + bodyError(err).Message)
 	}
-	out, e := fromChat(chatResp, model)
+	out, e := fromChat(chatResp, ix, model)
 	if e != nil {
 		return nil, e
 	}
 	return out, nil
 }
 
-func fromChat(b []byte, model string) ([]byte, *Error) {
+func fromChat(b []byte, ix *wire.Index, model string) ([]byte, *Error) {
 	var top [3]wire.Span
-	fold(b, wire.Span{Start: 0, End: len(b)}, respNames, top[:])
+	fold(b, ix, wire.Span{Start: 0, End: len(b)}, respNames, top[:])
 	root := (*path)(nil)
 	if e := shape(b, top[0], root, "id", "string"); e != nil {
 		return nil, e
@@ -150,7 +152,7 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 	var msg [4]wire.Span
 	n := 0
 	cp := path{key: "choices"}
-	for it := wire.NewIter(b, top[1]); ; n++ {
+	for it := ix.Iter(b, top[1]); ; n++ {
 		_, v, ok := it.Next()
 		if !ok {
 			break
@@ -158,7 +160,7 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 		p := path{up: &cp, i: n}
 		var c [3]wire.Span
 		var m [4]wire.Span
-		if e := checkChoice(b, v, &p, &c, &m); e != nil {
+		if e := checkChoice(b, ix, v, &p, &c, &m); e != nil {
 			return nil, e
 		}
 		if n == 0 {
@@ -167,7 +169,7 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 	}
 	var usage messageUsage
 	if sp := top[2]; !null(b, sp) {
-		u, e := readChatUsage(b, sp)
+		u, e := readChatUsage(b, ix, sp)
 		if e != nil {
 			return nil, e
 		}
@@ -202,7 +204,7 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 	sep()
 	out = append(out, `{"type":"text","text":`...)
 	textStart := len(out)
-	out, e := appendText(out, b, msg[0])
+	out, e := appendText(out, b, ix, msg[0])
 	if e != nil {
 		return nil, e
 	}
@@ -220,7 +222,7 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 	} else {
 		out = append(out, '}')
 	}
-	it := wire.NewIter(b, msg[3])
+	it := ix.Iter(b, msg[3])
 	for i := 0; ; i++ {
 		_, v, ok := it.Next()
 		if !ok {
@@ -229,9 +231,9 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 		var tc [2]wire.Span
 		var fn [2]wire.Span
 		if !null(b, v) {
-			fold(b, v, callNames, tc[:])
+			fold(b, ix, v, callNames, tc[:])
 			if !null(b, tc[1]) {
-				fold(b, tc[1], funcNames, fn[:])
+				fold(b, ix, tc[1], funcNames, fn[:])
 			}
 		}
 		sep()
@@ -267,14 +269,14 @@ func fromChat(b []byte, model string) ([]byte, *Error) {
 
 // checkChoice checks the shape of one choice and returns its members and
 // its message's.
-func checkChoice(b []byte, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Span) *Error {
+func checkChoice(b []byte, ix *wire.Index, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Span) *Error {
 	if null(b, v) {
 		return nil
 	}
 	if b[v.Start] != '{' {
 		return shape(b, v, p, "", "object")
 	}
-	fold(b, v, choiceNames2, c[:])
+	fold(b, ix, v, choiceNames2, c[:])
 	if e := shape(b, c[0], p, "index", "integer"); e != nil {
 		return e
 	}
@@ -285,7 +287,7 @@ func checkChoice(b []byte, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Spa
 		return e
 	}
 	mp := path{up: p, key: "message"}
-	fold(b, c[1], msgNames, m[:])
+	fold(b, ix, c[1], msgNames, m[:])
 	if e := shape(b, m[1], &mp, "reasoning_content", "string"); e != nil {
 		return e
 	}
@@ -296,7 +298,7 @@ func checkChoice(b []byte, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Spa
 		return e
 	}
 	tp := path{up: &mp, key: "tool_calls"}
-	it := wire.NewIter(b, m[3])
+	it := ix.Iter(b, m[3])
 	for i := 0; ; i++ {
 		_, tc, ok := it.Next()
 		if !ok {
@@ -310,7 +312,7 @@ func checkChoice(b []byte, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Spa
 			continue
 		}
 		var f [2]wire.Span
-		fold(b, tc, callNames, f[:])
+		fold(b, ix, tc, callNames, f[:])
 		if e := shape(b, f[0], &p, "id", "string"); e != nil {
 			return e
 		}
@@ -322,7 +324,7 @@ func checkChoice(b []byte, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Spa
 		}
 		fp := path{up: &p, key: "function"}
 		var fn [2]wire.Span
-		fold(b, f[1], funcNames, fn[:])
+		fold(b, ix, f[1], funcNames, fn[:])
 		if e := shape(b, fn[0], &fp, "name", "string"); e != nil {
 			return e
 		}
@@ -334,13 +336,13 @@ func checkChoice(b []byte, v wire.Span, p *path, c *[3]wire.Span, m *[4]wire.Spa
 
 // readChatUsage splits OpenAI's prompt tokens into Anthropic's uncached,
 // cache-read and cache-write parts (cache_write_tokens is the gateway's).
-func readChatUsage(b []byte, sp wire.Span) (messageUsage, *Error) {
+func readChatUsage(b []byte, ix *wire.Index, sp wire.Span) (messageUsage, *Error) {
 	up := &path{key: "usage"}
 	if e := shape(b, sp, nil, "usage", "object"); e != nil {
 		return messageUsage{}, e
 	}
 	var f [4]wire.Span
-	fold(b, sp, usageNames, f[:])
+	fold(b, ix, sp, usageNames, f[:])
 	for i, n := range usageNames[:3] {
 		if e := shape(b, f[i], up, n, "integer"); e != nil {
 			return messageUsage{}, e
@@ -353,7 +355,7 @@ func readChatUsage(b []byte, sp wire.Span) (messageUsage, *Error) {
 	if !null(b, f[3]) {
 		dp := &path{up: up, key: "prompt_tokens_details"}
 		var d [2]wire.Span
-		fold(b, f[3], detailNames, d[:])
+		fold(b, ix, f[3], detailNames, d[:])
 		for i, n := range detailNames {
 			if e := shape(b, d[i], dp, n, "integer"); e != nil {
 				return messageUsage{}, e
@@ -372,7 +374,7 @@ func readChatUsage(b []byte, sp wire.Span) (messageUsage, *Error) {
 
 // appendText appends a message's content — null, a string, or an array of
 // text parts — as one JSON string. A part of another type is an error.
-func appendText(out, b []byte, sp wire.Span) ([]byte, *Error) {
+func appendText(out, b []byte, ix *wire.Index, sp wire.Span) ([]byte, *Error) {
 	const prefix = "chat completion content: "
 	switch {
 	case null(b, sp):
@@ -386,7 +388,7 @@ func appendText(out, b []byte, sp wire.Span) ([]byte, *Error) {
 	// array first did.
 	join := false
 	n := 0
-	for it := wire.NewIter(b, sp); ; n++ {
+	for it := ix.Iter(b, sp); ; n++ {
 		_, v, ok := it.Next()
 		if !ok {
 			break
@@ -398,7 +400,7 @@ func appendText(out, b []byte, sp wire.Span) ([]byte, *Error) {
 			return out, upstreamError(prefix + "content must be a string or an array of parts")
 		}
 		var f [2]wire.Span
-		fold(b, v, partNames, f[:])
+		fold(b, ix, v, partNames, f[:])
 		if !null(b, f[0]) && b[f[0].Start] != '"' || !null(b, f[1]) && b[f[1].Start] != '"' {
 			return out, upstreamError(prefix + "content must be a string or an array of parts")
 		}
@@ -409,14 +411,14 @@ func appendText(out, b []byte, sp wire.Span) ([]byte, *Error) {
 	var s string // the slow path's decoded text
 	start := len(out)
 	out = append(out, '"')
-	for it := wire.NewIter(b, sp); ; {
+	for it := ix.Iter(b, sp); ; {
 		_, v, ok := it.Next()
 		if !ok {
 			break
 		}
 		var f [2]wire.Span
 		if !null(b, v) {
-			fold(b, v, partNames, f[:])
+			fold(b, ix, v, partNames, f[:])
 		}
 		var typ []byte
 		if !null(b, f[0]) {

@@ -36,8 +36,8 @@ func (p *path) errAt(key, msg string) *Error { return invalid(join(p.String(), k
 // members reads the object at sp: the span of each member named in names
 // goes to the same index of spans (the last duplicate wins, as in
 // encoding/json), and the smallest other key is returned as extra.
-func members(b []byte, sp wire.Span, names []string, spans []wire.Span) (extra []byte, hasExtra bool) {
-	it := wire.NewIter(b, sp)
+func members(b []byte, ix *wire.Index, sp wire.Span, names []string, spans []wire.Span) (extra []byte, hasExtra bool) {
+	it := ix.Iter(b, sp)
 	for {
 		k, v, ok := it.Next()
 		if !ok {
@@ -180,7 +180,7 @@ func number(b []byte, p *path, key string, sp wire.Span) *Error {
 
 // isEmpty reports whether the array or object at sp has no element.
 func isEmpty(b []byte, sp wire.Span) bool {
-	it := wire.NewIter(b, sp)
+	it := wire.NewIter(b, sp) // stops at the first element
 	_, _, ok := it.Next()
 	return !ok
 }

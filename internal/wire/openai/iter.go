@@ -66,6 +66,8 @@ type Iter struct {
 	b   []byte
 	i   int
 	obj bool
+	ix  *Index
+	ord int // the ix entry of the next nested container
 }
 
 // NewIter returns an iterator over the container at sp. A span that is
@@ -114,8 +116,17 @@ func (it *Iter) Next() (key []byte, v Span, ok bool) {
 			return nil, Span{}, false
 		}
 	}
-	e := Skip(b, i)
-	if e <= i {
+	var e int
+	if ix := it.ix; ix != nil && (b[i] == '{' || b[i] == '[') && it.ord < len(ix.c) && int(ix.c[it.ord].start) == i {
+		c := ix.c[it.ord]
+		e, it.ord = int(c.end), int(c.after)
+	} else {
+		if b[i] == '{' || b[i] == '[' {
+			it.ix = nil // off the index: skip from here on
+		}
+		e = Skip(b, i)
+	}
+	if e <= i || e > len(b) {
 		it.i = len(b)
 		return nil, Span{}, false
 	}
@@ -131,9 +142,22 @@ func skipWS(b []byte, i int) int {
 }
 
 // skipString returns the offset just past the string starting at b[i]
-// (a '"'), or len(b) when it is unterminated.
+// (a '"'), or len(b) when it is unterminated. Short strings (keys, types,
+// ids) are stepped through byte by byte; long ones jump from quote to
+// quote.
 func skipString(b []byte, i int) int {
 	j := i + 1
+	for n := min(len(b), j+32); j < n; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j++
+		}
+	}
+	if j > len(b) {
+		return len(b)
+	}
 	for {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
@@ -187,4 +211,47 @@ func Skip(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// maxIndexed is the largest body ScanIndexed indexes (offsets are int32).
+const maxIndexed = 1<<31 - 1
+
+// Index records where each nested array and object of a body ends, in the
+// order they open. ScanIndexed fills it; Iter uses it to step over a
+// nested container in constant time instead of reading it. The zero Index
+// is empty and ready to use; a nil *Index indexes nothing.
+type Index struct {
+	c []container
+}
+
+type container struct {
+	start, end int32
+	after      int32 // the entry after the last container nested in this one
+}
+
+func (ix *Index) reset() {
+	if ix != nil {
+		ix.c = ix.c[:0]
+	}
+}
+
+// Iter is NewIter for the indexed body (the one last given to
+// ScanIndexed); containers the index does not know are skipped by reading.
+func (ix *Index) Iter(body []byte, sp Span) Iter {
+	it := NewIter(body, sp)
+	if ix == nil || it.b == nil {
+		return it
+	}
+	// The first container after sp.Start is sp's first nested one.
+	lo, hi := 0, len(ix.c)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if int(ix.c[m].start) <= sp.Start {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	it.ix, it.ord = ix, lo
+	return it
 }
