@@ -74,8 +74,6 @@ type oldChatFunctionDef struct {
 	Strict      *bool           `json:"strict,omitempty"`
 }
 
-
-
 // oldToChat translates an Anthropic Messages request into an OpenAI chat body.
 // Any error is an *Error naming the offending field.
 func oldToChat(body []byte) (chat []byte, info Info, err error) {
@@ -282,7 +280,6 @@ func oldAppendMessage(out []oldChatMessage, raw json.RawMessage, path string) ([
 	}
 	return oldAppendUser(out, blocks, cpath)
 }
-
 
 func oldAppendUser(out []oldChatMessage, blocks []json.RawMessage, cpath string) ([]oldChatMessage, *Error) {
 	var parts []oldChatPart
@@ -603,7 +600,6 @@ type oldContentBlock struct {
 	Name      string          `json:"name,omitempty"`
 	Input     json.RawMessage `json:"input,omitempty"`
 }
-
 
 // anthropicUsage splits OpenAI's prompt tokens into Anthropic's uncached,
 // cache-read and cache-write parts.

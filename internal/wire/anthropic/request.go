@@ -137,7 +137,7 @@ func (c *toChat) request() (Info, *Error) {
 	b := c.b
 	var info Info
 	var f [nTop]wire.Span
-	if extra, has := members(b, c.ix, wire.Span{Start: 0, End: len(b)}, topNames, f[:]); has {
+	if extra, has := members(b, c.ix, rootSpan(b), topNames, f[:]); has {
 		return info, invalid(string(extra), "is not supported "+upstreamNote)
 	}
 	if _, e := str(b, nil, "model", f[tModel], true); e != nil {

@@ -139,7 +139,7 @@ func FromChat(chatResp []byte, model string) ([]byte, error) {
 
 func fromChat(b []byte, ix *wire.Index, model string) ([]byte, *Error) {
 	var top [3]wire.Span
-	fold(b, ix, wire.Span{Start: 0, End: len(b)}, respNames, top[:])
+	fold(b, ix, rootSpan(b), respNames, top[:])
 	root := (*path)(nil)
 	if e := shape(b, top[0], root, "id", "string"); e != nil {
 		return nil, e
@@ -451,8 +451,9 @@ func appendToolInput(out, b []byte, sp wire.Span) []byte {
 		return append(out, "{}"...)
 	}
 	args := b[sp.Start+1 : sp.End-1]
+	var buf [1024]byte
 	if bytes.IndexByte(args, '\\') >= 0 {
-		args = unquote(args)
+		args = appendUnquote(buf[:0], args)
 	}
 	trimmed := bytes.TrimSpace(args)
 	if len(trimmed) == 0 {
@@ -466,14 +467,6 @@ func appendToolInput(out, b []byte, sp wire.Span) []byte {
 	out = append(out, `{"_raw":`...)
 	out = appendStr(out, b, sp)
 	return append(out, '}')
-}
-
-// unquote decodes JSON string contents that hold escapes.
-func unquote(raw []byte) []byte {
-	q := make([]byte, 0, len(raw)+2)
-	q = append(append(append(q, '"'), raw...), '"')
-	s, _ := wire.String(q, wire.Span{Start: 0, End: len(q)})
-	return []byte(s)
 }
 
 // upstreamError is a 502-class translation failure of an upstream answer.

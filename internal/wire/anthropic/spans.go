@@ -3,6 +3,8 @@ package anthropic
 import (
 	"bytes"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	wire "switchyard/internal/wire/openai"
 )
@@ -30,7 +32,7 @@ func (p *path) String() string {
 }
 
 // err is a 400 naming p; errAt one naming its member key.
-func (p *path) err(msg string) *Error          { return invalid(p.String(), msg) }
+func (p *path) err(msg string) *Error        { return invalid(p.String(), msg) }
 func (p *path) errAt(key, msg string) *Error { return invalid(join(p.String(), key), msg) }
 
 // members reads the object at sp: the span of each member named in names
@@ -67,11 +69,75 @@ func lookup(names []string, k []byte) int {
 }
 
 // unescapeKey decodes a raw key that holds escapes.
-func unescapeKey(k []byte) []byte {
-	q := make([]byte, 0, len(k)+2)
-	q = append(append(append(q, '"'), k...), '"')
-	s, _ := wire.String(q, wire.Span{Start: 0, End: len(q)})
-	return []byte(s)
+func unescapeKey(k []byte) []byte { return appendUnquote(nil, k) }
+
+// appendUnquote appends the decoding of valid JSON string contents raw,
+// as wire.String decodes them (a lone surrogate becomes U+FFFD).
+func appendUnquote(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 {
+			return append(dst, raw[i:]...)
+		}
+		dst = append(dst, raw[i:i+j]...)
+		i += j
+		if i+1 >= len(raw) {
+			return dst
+		}
+		c := raw[i+1]
+		i += 2
+		switch c {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(raw, i)
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					if d := utf16.DecodeRune(r, hex4(raw, i+2)); d != utf8.RuneError {
+						dst = utf8.AppendRune(dst, d)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // " \ /
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// hex4 reads the four hex digits at raw[i:] (-1 when they are not).
+func hex4(raw []byte, i int) rune {
+	if i+4 > len(raw) {
+		return -1
+	}
+	var r rune
+	for _, c := range raw[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // only reports the smallest member outside allowed (a bit mask over
@@ -89,6 +155,21 @@ func only(p *path, what string, names []string, spans []wire.Span, allowed uint3
 	}
 	return nil
 }
+
+// rootSpan is the span of the top-level value of a scanned body, without
+// the whitespace around it.
+func rootSpan(b []byte) wire.Span {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return wire.Span{Start: i, End: j}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func kind(b []byte, sp wire.Span) string { return wire.Kind(b, sp) }
 

@@ -104,6 +104,10 @@ func (it *Iter) Next() (key []byte, v Span, ok bool) {
 			return nil, Span{}, false
 		}
 		ke := skipString(b, i)
+		if ke >= len(b) {
+			it.i = len(b)
+			return nil, Span{}, false
+		}
 		key = b[i+1 : ke-1]
 		i = skipWS(b, ke)
 		if i >= len(b) || b[i] != ':' {
@@ -119,6 +123,7 @@ func (it *Iter) Next() (key []byte, v Span, ok bool) {
 	var e int
 	if ix := it.ix; ix != nil && (b[i] == '{' || b[i] == '[') && it.ord < len(ix.c) && int(ix.c[it.ord].start) == i {
 		c := ix.c[it.ord]
+		ix.last = it.ord
 		e, it.ord = int(c.end), int(c.after)
 	} else {
 		if b[i] == '{' || b[i] == '[' {
@@ -220,8 +225,11 @@ const maxIndexed = 1<<31 - 1
 // order they open. ScanIndexed fills it; Iter uses it to step over a
 // nested container in constant time instead of reading it. The zero Index
 // is empty and ready to use; a nil *Index indexes nothing.
+//
+// An Index is not safe for concurrent use: Iter and Next keep a hint in it.
 type Index struct {
-	c []container
+	c    []container
+	last int // the entry Next last stepped over: the likeliest next Iter
 }
 
 type container struct {
@@ -231,7 +239,7 @@ type container struct {
 
 func (ix *Index) reset() {
 	if ix != nil {
-		ix.c = ix.c[:0]
+		ix.c, ix.last = ix.c[:0], 0
 	}
 }
 
@@ -243,6 +251,10 @@ func (ix *Index) Iter(body []byte, sp Span) Iter {
 		return it
 	}
 	// The first container after sp.Start is sp's first nested one.
+	if l := ix.last; l < len(ix.c) && int(ix.c[l].start) == sp.Start {
+		it.ix, it.ord = ix, l+1
+		return it
+	}
 	lo, hi := 0, len(ix.c)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
