@@ -45,9 +45,11 @@ func decodeArray(raw json.RawMessage, path string) ([]json.RawMessage, *Error) {
 }
 
 // only refuses members of o outside allowed, naming the first one (in
-// sorted order, so errors are deterministic).
+// sorted order, so errors are deterministic; the empty key is refused
+// like any other).
 func (o object) only(path string, what string, allowed ...string) *Error {
 	var bad string
+	found := false
 	for k := range o {
 		ok := false
 		for _, a := range allowed {
@@ -56,11 +58,11 @@ func (o object) only(path string, what string, allowed ...string) *Error {
 				break
 			}
 		}
-		if !ok && (bad == "" || k < bad) {
-			bad = k
+		if !ok && (!found || k < bad) {
+			bad, found = k, true
 		}
 	}
-	if bad != "" {
+	if found {
 		return invalid(join(path, bad), "is not supported "+what)
 	}
 	return nil
@@ -165,3 +167,15 @@ func scanBody(body []byte) (object, *Error) {
 	}
 	return o, nil
 }
+
+// blockType decodes a content block and reads its required "type".
+func blockType(raw json.RawMessage, path string) (object, string, *Error) {
+	o, e := decodeObject(raw, path)
+	if e != nil {
+		return nil, "", e
+	}
+	typ, e := o.str(path, "type", true)
+	return o, typ, e
+}
+
+var nullJSON = json.RawMessage("null")

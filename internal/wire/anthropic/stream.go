@@ -66,17 +66,21 @@ func (s *Stream) Chunk(dst, data []byte) ([]byte, error) {
 	if err != nil {
 		return dst, upstreamError("chat chunk: " + bodyError(err).Message)
 	}
-	root := wire.Span{Start: 0, End: len(data)}
+	// The values are walked with wire.Iter, which does not validate
+	// again: Scan has. (Fields has no id or choices.)
 	var idSp, choices wire.Span
-	wire.Each(data, root, func(k []byte, v wire.Span) bool {
+	for it := wire.NewIter(data, rootSpan(data)); ; {
+		k, v, ok := it.Next()
+		if !ok {
+			break
+		}
 		switch string(k) {
 		case "id":
 			idSp = v
 		case "choices":
 			choices = v
 		}
-		return true
-	})
+	}
 	if f.Usage.Present() && data[f.Usage.Start] == '{' {
 		s.readUsage(data, f.Usage)
 	}
@@ -94,15 +98,16 @@ func (s *Stream) Chunk(dst, data []byte) ([]byte, error) {
 	if data[choices.Start] != '[' {
 		return dst[:mark], upstreamError("chat chunk: choices must be an array")
 	}
-	var e *Error
-	wire.Each(data, choices, func(_ []byte, c wire.Span) bool {
-		dst, e = s.choice(dst, data, c)
-		return e == nil
-	})
-	if e != nil {
-		return dst[:mark], e
+	for it := wire.NewIter(data, choices); ; {
+		_, c, ok := it.Next()
+		if !ok {
+			return dst, nil
+		}
+		var e *Error
+		if dst, e = s.choice(dst, data, c); e != nil {
+			return dst[:mark], e
+		}
 	}
-	return dst, nil
 }
 
 func (s *Stream) messageStart(dst []byte) []byte {
@@ -128,25 +133,31 @@ func (s *Stream) messageStart(dst []byte) []byte {
 // readUsage records an OpenAI usage object.
 func (s *Stream) readUsage(data []byte, sp wire.Span) {
 	var prompt, completion, read, write int64
-	wire.Each(data, sp, func(k []byte, v wire.Span) bool {
+	for it := wire.NewIter(data, sp); ; {
+		k, v, ok := it.Next()
+		if !ok {
+			break
+		}
 		switch string(k) {
 		case "prompt_tokens":
 			prompt = atoi(data, v)
 		case "completion_tokens":
 			completion = atoi(data, v)
 		case "prompt_tokens_details":
-			wire.Each(data, v, func(k []byte, v wire.Span) bool {
+			for it := wire.NewIter(data, v); ; {
+				k, v, ok := it.Next()
+				if !ok {
+					break
+				}
 				switch string(k) {
 				case "cached_tokens":
 					read = atoi(data, v)
 				case "cache_write_tokens":
 					write = atoi(data, v)
 				}
-				return true
-			})
+			}
 		}
-		return true
-	})
+	}
 	s.usage = messageUsage{
 		InputTokens:              max(prompt-read-write, 0),
 		OutputTokens:             completion,
@@ -174,7 +185,11 @@ func (s *Stream) choice(dst, data []byte, c wire.Span) ([]byte, *Error) {
 		return dst, upstreamError("chat chunk: a choice must be an object")
 	}
 	var delta, finish, idx wire.Span
-	wire.Each(data, c, func(k []byte, v wire.Span) bool {
+	for it := wire.NewIter(data, c); ; {
+		k, v, ok := it.Next()
+		if !ok {
+			break
+		}
 		switch string(k) {
 		case "delta":
 			delta = v
@@ -183,14 +198,17 @@ func (s *Stream) choice(dst, data []byte, c wire.Span) ([]byte, *Error) {
 		case "index":
 			idx = v
 		}
-		return true
-	})
+	}
 	if idx.Present() && atoi(data, idx) != 0 {
 		return dst, upstreamError("chat chunk: only one choice can be translated")
 	}
 	if delta.Present() && data[delta.Start] == '{' {
 		var reasoning, content, calls wire.Span
-		wire.Each(data, delta, func(k []byte, v wire.Span) bool {
+		for it := wire.NewIter(data, delta); ; {
+			k, v, ok := it.Next()
+			if !ok {
+				break
+			}
 			switch string(k) {
 			case "reasoning_content", "reasoning":
 				reasoning = v
@@ -199,8 +217,7 @@ func (s *Stream) choice(dst, data []byte, c wire.Span) ([]byte, *Error) {
 			case "tool_calls":
 				calls = v
 			}
-			return true
-		})
+		}
 		var e *Error
 		if dst, e = s.text(dst, data, reasoning, blockThinking); e != nil {
 			return dst, e
@@ -209,12 +226,14 @@ func (s *Stream) choice(dst, data []byte, c wire.Span) ([]byte, *Error) {
 			return dst, e
 		}
 		if calls.Present() && data[calls.Start] == '[' {
-			wire.Each(data, calls, func(_ []byte, tc wire.Span) bool {
-				dst, e = s.toolCall(dst, data, tc)
-				return e == nil
-			})
-			if e != nil {
-				return dst, e
+			for it := wire.NewIter(data, calls); ; {
+				_, tc, ok := it.Next()
+				if !ok {
+					break
+				}
+				if dst, e = s.toolCall(dst, data, tc); e != nil {
+					return dst, e
+				}
 			}
 		}
 	}
@@ -279,7 +298,11 @@ func (s *Stream) toolCall(dst, data []byte, tc wire.Span) ([]byte, *Error) {
 		return dst, upstreamError("chat chunk: a tool call must be an object")
 	}
 	var idxSp, id, fn, name, args wire.Span
-	wire.Each(data, tc, func(k []byte, v wire.Span) bool {
+	for it := wire.NewIter(data, tc); ; {
+		k, v, ok := it.Next()
+		if !ok {
+			break
+		}
 		switch string(k) {
 		case "index":
 			idxSp = v
@@ -288,18 +311,20 @@ func (s *Stream) toolCall(dst, data []byte, tc wire.Span) ([]byte, *Error) {
 		case "function":
 			fn = v
 		}
-		return true
-	})
+	}
 	if fn.Present() && data[fn.Start] == '{' {
-		wire.Each(data, fn, func(k []byte, v wire.Span) bool {
+		for it := wire.NewIter(data, fn); ; {
+			k, v, ok := it.Next()
+			if !ok {
+				break
+			}
 			switch string(k) {
 			case "name":
 				name = v
 			case "arguments":
 				args = v
 			}
-			return true
-		})
+		}
 	}
 	idx := s.toolIdx
 	if idxSp.Present() {

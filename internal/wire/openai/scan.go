@@ -82,11 +82,25 @@ var ErrInvalidUTF8 = errors.New("request body is not valid UTF-8")
 // UTF-8, bounded depth) and records the spans of the top-level members in
 // Fields. For duplicate keys the last one wins, as in encoding/json.
 func Scan(body []byte) (Fields, error) {
+	return scan(body, nil)
+}
+
+// ScanIndexed is Scan that also records in ix (reusing its storage) where
+// every nested array and object ends, for Index.Iter.
+func ScanIndexed(body []byte, ix *Index) (Fields, error) {
+	ix.reset()
+	if len(body) > maxIndexed {
+		ix = nil // offsets would not fit; iterators fall back to skipping
+	}
+	return scan(body, ix)
+}
+
+func scan(body []byte, ix *Index) (Fields, error) {
 	var f Fields
 	if !utf8.Valid(body) {
 		return f, ErrInvalidUTF8
 	}
-	s := scanner{b: body}
+	s := scanner{b: body, ix: ix}
 	s.ws()
 	if s.i >= len(s.b) {
 		return f, &SyntaxError{s.i, "empty body"}
@@ -145,8 +159,26 @@ func Scan(body []byte) (Fields, error) {
 }
 
 type scanner struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	ix *Index // nil unless indexing
+}
+
+// open records a container opening at s.i when indexing.
+func (s *scanner) open() int {
+	if s.ix == nil {
+		return 0
+	}
+	s.ix.c = append(s.ix.c, container{start: int32(s.i)})
+	return len(s.ix.c) - 1
+}
+
+// close records the end (s.i, just past it) of the container at slot.
+func (s *scanner) close(slot int) {
+	if s.ix != nil {
+		s.ix.c[slot].end = int32(s.i)
+		s.ix.c[slot].after = int32(len(s.ix.c))
+	}
 }
 
 func (s *scanner) errf(msg string) error { return &SyntaxError{s.i, msg} }
@@ -175,10 +207,12 @@ func (s *scanner) value(depth int) (byte, error) {
 	case c == '"':
 		return c, s.str()
 	case c == '{':
+		slot := s.open()
 		s.i++
 		s.ws()
 		if s.i < len(s.b) && s.b[s.i] == '}' {
 			s.i++
+			s.close(slot)
 			return c, nil
 		}
 		for {
@@ -205,15 +239,18 @@ func (s *scanner) value(depth int) (byte, error) {
 			}
 			if s.b[s.i] == '}' {
 				s.i++
+				s.close(slot)
 				return c, nil
 			}
 			return c, s.errf("expected ',' or '}' in object")
 		}
 	case c == '[':
+		slot := s.open()
 		s.i++
 		s.ws()
 		if s.i < len(s.b) && s.b[s.i] == ']' {
 			s.i++
+			s.close(slot)
 			return c, nil
 		}
 		for {
@@ -231,6 +268,7 @@ func (s *scanner) value(depth int) (byte, error) {
 			}
 			if s.b[s.i] == ']' {
 				s.i++
+				s.close(slot)
 				return c, nil
 			}
 			return c, s.errf("expected ',' or ']' in array")
