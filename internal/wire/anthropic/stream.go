@@ -127,7 +127,9 @@ func (s *Stream) messageStart(dst []byte) []byte {
 	dst = append(dst, `,"cache_read_input_tokens":`...)
 	dst = strconv.AppendInt(dst, s.usage.CacheReadInputTokens, 10)
 	dst = append(dst, "}}}"...)
-	return endFrame(dst)
+	dst = endFrame(dst)
+	// Anthropic sends a ping after message_start; clients expect it.
+	return append(dst, "event: ping\ndata: {\"type\":\"ping\"}\n\n"...)
 }
 
 // readUsage records an OpenAI usage object.
