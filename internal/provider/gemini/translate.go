@@ -98,7 +98,13 @@ type gPart struct {
 	FileData         *gFile             `json:"fileData,omitempty"`
 	FunctionCall     *gFunctionCall     `json:"functionCall,omitempty"`
 	FunctionResponse *gFunctionResponse `json:"functionResponse,omitempty"`
+	ThoughtSignature string             `json:"thoughtSignature,omitempty"`
 }
+
+// sigMark joins a tool call's id and the thoughtSignature Gemini gave its
+// functionCall part: OpenAI clients echo tool call ids verbatim, so the
+// signature Gemini 3 requires back on the next turn travels in the id.
+const sigMark = "__sig__"
 
 type gBlob struct {
 	MimeType string `json:"mimeType"`
@@ -284,7 +290,11 @@ func translateMessages(msgs []oaMessage, req *gRequest) error {
 				if tc.ID != "" {
 					callNames[tc.ID] = tc.Function.Name
 				}
-				parts = append(parts, gPart{FunctionCall: &gFunctionCall{Name: tc.Function.Name, Args: args}})
+				part := gPart{FunctionCall: &gFunctionCall{Name: tc.Function.Name, Args: args}}
+				if _, sig, ok := strings.Cut(tc.ID, sigMark); ok {
+					part.ThoughtSignature = sig
+				}
+				parts = append(parts, part)
 			}
 			if len(parts) == 0 {
 				return fieldErr(param, "an assistant message needs content or tool_calls")
@@ -552,9 +562,10 @@ type gCandidate struct {
 }
 
 type gRespPart struct {
-	Text         *string `json:"text"`
-	Thought      bool    `json:"thought"`
-	FunctionCall *struct {
+	Text             *string `json:"text"`
+	Thought          bool    `json:"thought"`
+	ThoughtSignature string  `json:"thoughtSignature"`
+	FunctionCall     *struct {
 		Name string          `json:"name"`
 		Args json.RawMessage `json:"args"`
 	} `json:"functionCall"`
@@ -682,7 +693,11 @@ func candidateParts(c *gCandidate, next func() string) (text, thought string, ca
 			if a := bytes.TrimSpace(p.FunctionCall.Args); len(a) > 0 && string(a) != "null" {
 				args = string(a)
 			}
-			calls = append(calls, oaOutCall{ID: next(), Type: "function", Function: oaFunction{Name: p.FunctionCall.Name, Arguments: args}})
+			id := next()
+			if p.ThoughtSignature != "" {
+				id += sigMark + p.ThoughtSignature
+			}
+			calls = append(calls, oaOutCall{ID: id, Type: "function", Function: oaFunction{Name: p.FunctionCall.Name, Arguments: args}})
 		case p.Text != nil && p.Thought:
 			rb.WriteString(*p.Text)
 		case p.Text != nil:

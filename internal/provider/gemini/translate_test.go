@@ -288,3 +288,40 @@ func FuzzEmbedResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestThoughtSignatureRoundTrip: Gemini 3 wants each functionCall's
+// thoughtSignature back on the next turn; it travels in the tool call id.
+func TestThoughtSignatureRoundTrip(t *testing.T) {
+	resp := []byte(`{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup","args":{"q":"42"}},"thoughtSignature":"c2lnLTE="}]},"finishReason":"STOP"}]}`)
+	out, err := ChatResponse(resp, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chat struct {
+		Choices []struct {
+			Message struct {
+				ToolCalls []struct {
+					ID string `json:"id"`
+				} `json:"tool_calls"`
+			}
+		}
+	}
+	json.Unmarshal(out, &chat)
+	if len(chat.Choices) != 1 || len(chat.Choices[0].Message.ToolCalls) != 1 {
+		t.Fatalf("answer %s", out)
+	}
+	id := chat.Choices[0].Message.ToolCalls[0].ID
+	if !strings.HasSuffix(id, "__sig__c2lnLTE=") {
+		t.Fatalf("tool call id %q does not carry the signature", id)
+	}
+	next := []byte(`{"model":"gemini-3","messages":[{"role":"user","content":"where is 42"},
+		{"role":"assistant","content":null,"tool_calls":[{"id":"` + id + `","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"42\"}"}}]},
+		{"role":"tool","tool_call_id":"` + id + `","content":"shipped"}]}`)
+	_, req, err := ChatRequest(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(req), `"thoughtSignature":"c2lnLTE="`) {
+		t.Errorf("the signature is not sent back: %s", req)
+	}
+}
