@@ -34,6 +34,19 @@ func models(u string, extra map[string]string, names ...string) string {
 	return b.String()
 }
 
+// usageOf waits (up to 5 s) for model's metered tokens in org to be want
+// and returns the last seen: a streamed answer reaches the client before
+// the call is metered, so a test that reads usage at once would race.
+func (e *env) usageOf(org, model string, want [2]int64) [2]int64 {
+	e.t.Helper()
+	var u [2]int64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if u = e.usageByModel(org)[model]; u == want || time.Now().After(deadline) {
+			return u
+		}
+	}
+}
+
 // usageByModel is the org's metered tokens per model.
 func (e *env) usageByModel(org string) map[string][2]int64 {
 	e.t.Helper()
@@ -308,7 +321,7 @@ func TestTranscriptionUploadSpooledAndRetried(t *testing.T) {
 		t.Errorf("spooled files left after the call: %v", left)
 	}
 	in := int64(len(audio) / 1024)
-	if u := e.usageByModel(org)["stt"]; u != [2]int64{in, 5} {
+	if u := e.usageOf(org, "stt", [2]int64{in, 5}); u != [2]int64{in, 5} {
 		t.Errorf("metered %v, want the upstream's %d/5", u, in)
 	}
 
@@ -420,7 +433,7 @@ func TestPassthroughUnknownPaths(t *testing.T) {
 	if st, _ := e.get("/v1/chat/completions?model=pt", adminKey); st != 405 {
 		t.Errorf("GET /v1/chat/completions: %d, want 405", st)
 	}
-	if u := e.usageByModel(org)["pt"]; u != [2]int64{9, 12} {
+	if u := e.usageOf(org, "pt", [2]int64{9, 12}); u != [2]int64{9, 12} {
 		t.Errorf("metered %v, want the upstream's usage of 3 calls: 9/12", u)
 	}
 }
