@@ -34,6 +34,18 @@ func models(u string, extra map[string]string, names ...string) string {
 	return b.String()
 }
 
+// uploadsLeft is uploads once the spool is gone, or after 5 s: the call
+// removes its spooled upload when it ends, just after the client has the
+// answer.
+func uploadsLeft(t *testing.T, dir string) []string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if left := uploads(t, dir); len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+	}
+}
+
 // usageOf waits (up to 5 s) for model's metered tokens in org to be want
 // and returns the last seen: a streamed answer reaches the client before
 // the call is metered, so a test that reads usage at once would race.
@@ -317,7 +329,7 @@ func TestTranscriptionUploadSpooledAndRetried(t *testing.T) {
 			t.Errorf("attempt %d: content length %d: the re-sent body should declare its length", i, u.Length)
 		}
 	}
-	if left := uploads(t, tmp); len(left) != 0 {
+	if left := uploadsLeft(t, tmp); len(left) != 0 {
 		t.Errorf("spooled files left after the call: %v", left)
 	}
 	in := int64(len(audio) / 1024)
@@ -367,7 +379,7 @@ func TestTranscriptionOverMaxUploadBytes(t *testing.T) {
 	if up.Requests.Load() != 0 {
 		t.Error("an upload over the limit reached the upstream")
 	}
-	if left := uploads(t, tmp); len(left) != 0 {
+	if left := uploadsLeft(t, tmp); len(left) != 0 {
 		t.Errorf("spooled files left: %v", left)
 	}
 }
