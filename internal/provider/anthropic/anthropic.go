@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"switchyard/internal/config"
@@ -71,9 +70,8 @@ func NewClient(o Options) (*Client, error) {
 	if o.BaseURL == "" {
 		o.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(o.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base_url %q must be an http(s) URL", o.BaseURL)
+	if err := upstream.CheckBaseURL(o.BaseURL); err != nil {
+		return nil, err
 	}
 	if o.AnthropicVersion == "" {
 		o.AnthropicVersion = DefaultVersion
@@ -115,24 +113,18 @@ func (c *Client) Do(ctx context.Context, req *provider.Request) (*provider.Respo
 	if err != nil {
 		return nil, upstream.Error(provider.ErrInvalidRequest, "translating the request for anthropic", err)
 	}
-	resp, cancel, err := c.post(ctx, "/messages", body, req.Stream, req.RequestID, nil)
-	if err != nil {
-		return nil, err
+	var tr upstream.Translator
+	if req.Stream {
+		tr = chatStream{wire.NewChatStream()}
 	}
-	if !req.Stream {
-		defer cancel()
-		b, err := upstream.ReadBody(resp)
-		if err != nil {
-			return nil, err
-		}
-		out, err := wire.ToChatResponse(b)
-		if err != nil {
-			return nil, upstream.Error(provider.ErrUnavailable, "translating the anthropic answer", err)
-		}
-		return &provider.Response{Body: out, Header: resp.Header}, nil
+	resp, err := c.post(ctx, "/messages", body, req.RequestID, nil, req.Stream, tr)
+	if err != nil || req.Stream {
+		return resp, err
 	}
-	s := c.up.NewStream(resp, cancel, chatStream{wire.NewChatStream()})
-	return &provider.Response{Stream: s, Header: resp.Header}, nil
+	if resp.Body, err = wire.ToChatResponse(resp.Body); err != nil {
+		return nil, upstream.Error(provider.ErrUnavailable, "translating the anthropic answer", err)
+	}
+	return resp, nil
 }
 
 // DoNative sends a body of Anthropic's API upstream unchanged, to
@@ -146,19 +138,7 @@ func (c *Client) DoNative(ctx context.Context, req *provider.NativeRequest) (*pr
 	if req.Path != "/messages" && req.Path != "/messages/count_tokens" {
 		return nil, fmt.Errorf("anthropic path %q: %w", req.Path, provider.ErrUnsupported)
 	}
-	resp, cancel, err := c.post(ctx, req.Path, req.Body, req.Stream, req.RequestID, req.Header)
-	if err != nil {
-		return nil, err
-	}
-	if !req.Stream {
-		defer cancel()
-		b, err := upstream.ReadBody(resp)
-		if err != nil {
-			return nil, err
-		}
-		return &provider.Response{Body: b, Header: resp.Header}, nil
-	}
-	return &provider.Response{Stream: c.up.NewStream(resp, cancel, nil), Header: resp.Header}, nil
+	return c.post(ctx, req.Path, req.Body, req.RequestID, req.Header, req.Stream, nil)
 }
 
 var (
@@ -166,12 +146,14 @@ var (
 	acceptSSE   = []string{"text/event-stream"}
 )
 
-// post sends body and returns a 2xx response with the cancel func of its
-// context; any other status is a *provider.StatusError.
-func (c *Client) post(ctx context.Context, path string, body []byte, stream bool, reqID string, client http.Header) (*http.Response, context.CancelFunc, error) {
+// post sends body, with the Anthropic headers of client (the caller's
+// request) over the deployment's, and returns the answer's body, or for a
+// stream its events through tr; any non-2xx status is a
+// *provider.StatusError.
+func (c *Client) post(ctx context.Context, path string, body []byte, reqID string, client http.Header, stream bool, tr upstream.Translator) (*provider.Response, error) {
 	hreq, cancel, err := c.up.NewRequest(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	h := hreq.Header
 	h["Content-Type"] = contentJSON
@@ -198,9 +180,17 @@ func (c *Client) post(ctx context.Context, path string, body []byte, stream bool
 	}
 	resp, err := c.up.Do(hreq, cancel)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return resp, cancel, nil
+	if stream {
+		return &provider.Response{Stream: c.up.NewStream(resp, cancel, tr), Header: resp.Header}, nil
+	}
+	defer cancel()
+	b, err := upstream.ReadBody(resp)
+	if err != nil {
+		return nil, err
+	}
+	return &provider.Response{Body: b, Header: resp.Header}, nil
 }
 
 // chatStream translates an Anthropic stream's events into OpenAI chunk

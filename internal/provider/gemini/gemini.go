@@ -61,9 +61,8 @@ func NewClient(o Options) (*Client, error) {
 	if o.BaseURL == "" {
 		o.BaseURL = "https://generativelanguage.googleapis.com"
 	}
-	u, err := url.Parse(o.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base_url %q must be an http(s) URL", o.BaseURL)
+	if err := upstream.CheckBaseURL(o.BaseURL); err != nil {
+		return nil, err
 	}
 	if o.APIVersion == "" {
 		o.APIVersion = "v1beta"

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"switchyard/internal/config"
@@ -76,9 +75,8 @@ func NewClientWith(o Options, q Quirks) (*Client, error) {
 	if o.BaseURL == "" {
 		return nil, errors.New("base_url is required for provider openai")
 	}
-	u, err := url.Parse(o.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base_url %q must be an http(s) URL", o.BaseURL)
+	if err := upstream.CheckBaseURL(o.BaseURL); err != nil {
+		return nil, err
 	}
 	c := &Client{
 		base:   strings.TrimRight(o.BaseURL, "/"),

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"switchyard/internal/config"
@@ -41,6 +42,16 @@ const MaxBody = 64 << 20
 
 // maxErrorBody bounds the body kept from a non-2xx answer.
 const maxErrorBody = 1 << 20
+
+// CheckBaseURL returns an error unless base, a deployment's base_url, is
+// an absolute http(s) URL.
+func CheckBaseURL(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("base_url %q must be an http(s) URL", base)
+	}
+	return nil
+}
 
 // Client sends the requests of one deployment: its transport, timeouts
 // and extra headers.

@@ -128,6 +128,26 @@ func TestDoSendsHeadersAndMapsStatus(t *testing.T) {
 	}
 }
 
+func TestCheckBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		base string
+		ok   bool
+	}{
+		{"https://api.example.com/v1", true},
+		{"http://127.0.0.1:8000", true},
+		{"", false},
+		{"api.example.com", false},
+		{"ftp://example.com", false},
+		{"http:///v1", false},
+		{"http://x/%zz", false},
+	} {
+		err := upstream.CheckBaseURL(tc.base)
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "must be an http(s) URL")) {
+			t.Errorf("CheckBaseURL(%q) = %v", tc.base, err)
+		}
+	}
+}
+
 func TestNewRequestRejectsABadURL(t *testing.T) {
 	c := client(t, upstream.Options{})
 	if _, _, err := c.NewRequest(context.Background(), http.MethodGet, "http://x/\x7f", nil); err == nil || !strings.Contains(err.Error(), "building upstream request") {
