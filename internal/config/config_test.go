@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,49 @@ func TestOptionsRejectUnknownKeys(t *testing.T) {
 	err = c.Models[0].Deployments[0].Options.Decode(&o)
 	if err == nil || !strings.Contains(err.Error(), "a.yaml:5: base_ur: unknown field") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+func TestOptionsDecodeInlineStructs(t *testing.T) {
+	type Shared struct {
+		Timeout Duration          `yaml:"timeout"`
+		Headers map[string]string `yaml:"headers"`
+	}
+	type opts struct {
+		BaseURL string `yaml:"base_url"`
+		Shared  `yaml:",inline"`
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		want       opts
+		wantErr    string
+	}{
+		{name: "own and inline keys", yaml: "base_url: http://x\n        timeout: 5s\n        headers: {A: b}\n",
+			want: opts{BaseURL: "http://x", Shared: Shared{Timeout: Duration(5 * time.Second), Headers: map[string]string{"A": "b"}}}},
+		{name: "unknown key still rejected", yaml: "timeout: 5s\n        timeot: 1s\n", wantErr: "a.yaml:6: timeot: unknown field"},
+		{name: "inline key type checked", yaml: "timeout: soon\n", wantErr: "a.yaml:5: timeout: invalid duration"},
+		{name: "the inline struct is no key itself", yaml: "shared: {}\n", wantErr: "a.yaml:5: shared: unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("a.yaml", []byte("models:\n  - name: x\n    deployments:\n      - provider: openai\n        "+tc.yaml), env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var o opts
+			err = c.Models[0].Deployments[0].Options.Decode(&o)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(o, tc.want) {
+				t.Errorf("decoded %+v, want %+v", o, tc.want)
+			}
+		})
 	}
 }
 

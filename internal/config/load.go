@@ -171,13 +171,8 @@ func decodeStrict(file string, n *yaml.Node, v reflect.Value, path string) error
 			return fe(n.Line, "expected a mapping")
 		}
 		t := v.Type()
-		fields := map[string]int{}
-		for i := 0; i < t.NumField(); i++ {
-			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-			if tag != "" && tag != "-" {
-				fields[tag] = i
-			}
-		}
+		fields := map[string][]int{}
+		yamlFields(t, nil, fields)
 		var rest *yaml.Node
 		if _, ok := t.FieldByName("Options"); ok && t.Field(mustIndex(t, "Options")).Type == nodeType {
 			rest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
@@ -203,7 +198,7 @@ func decodeStrict(file string, n *yaml.Node, v reflect.Value, path string) error
 				errs = append(errs, &FieldError{File: file, Line: k.Line, Field: strings.TrimPrefix(path+"."+k.Value, "."), Msg: "unknown field"})
 				continue
 			}
-			if err := decodeStrict(file, val, v.Field(idx), path+"."+k.Value); err != nil {
+			if err := decodeStrict(file, val, v.FieldByIndex(idx), path+"."+k.Value); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -283,6 +278,24 @@ func decodeStrict(file string, n *yaml.Node, v reflect.Value, path string) error
 		return fe(n.Line, "unsupported field type %s", v.Type())
 	}
 	return nil
+}
+
+// yamlFields records, by yaml key, the index path of each field of t; the
+// fields of a struct field tagged `yaml:",inline"` count as t's own, so
+// options shared by several structs decode as keys of each.
+func yamlFields(t reflect.Type, index []int, fields map[string][]int) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, flags, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		at := append(index[:len(index):len(index)], i)
+		if name == "" && flags == "inline" && f.Type.Kind() == reflect.Struct {
+			yamlFields(f.Type, at, fields)
+			continue
+		}
+		if name != "" && name != "-" {
+			fields[name] = at
+		}
+	}
 }
 
 func mustIndex(t reflect.Type, name string) int {

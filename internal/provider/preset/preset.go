@@ -18,6 +18,7 @@ import (
 	"switchyard/internal/config"
 	"switchyard/internal/provider"
 	"switchyard/internal/provider/openai"
+	"switchyard/internal/provider/upstream"
 	wire "switchyard/internal/wire/openai"
 )
 
@@ -37,14 +38,9 @@ type Preset struct {
 // that only some presets accept; a preset rejects an extra key it does not
 // know, as the strict decoder rejects an unknown one.
 type Options struct {
-	BaseURL          string            `yaml:"base_url"`
-	APIKey           config.Redacted   `yaml:"api_key"`
-	Timeout          config.Duration   `yaml:"timeout"`
-	ConnectTimeout   config.Duration   `yaml:"connect_timeout"`
-	FirstByteTimeout config.Duration   `yaml:"first_byte_timeout"`
-	IdleTimeout      config.Duration   `yaml:"idle_timeout"`
-	Headers          map[string]string `yaml:"headers"`
-	MaxConns         int               `yaml:"max_conns"`
+	BaseURL          string          `yaml:"base_url"`
+	APIKey           config.Redacted `yaml:"api_key"`
+	upstream.Options `yaml:",inline"`
 
 	// qwen: sent as the body's "enable_thinking" when the body has none.
 	EnableThinking *bool `yaml:"enable_thinking"`
@@ -75,8 +71,7 @@ func (o *Options) client(base string) openai.Options {
 	if o.BaseURL != "" {
 		base = o.BaseURL
 	}
-	return openai.Options{BaseURL: base, APIKey: o.APIKey, Timeout: o.Timeout, ConnectTimeout: o.ConnectTimeout,
-		FirstByteTimeout: o.FirstByteTimeout, IdleTimeout: o.IdleTimeout, Headers: o.Headers, MaxConns: o.MaxConns}
+	return openai.Options{BaseURL: base, APIKey: o.APIKey, Options: o.Options}
 }
 
 // AzureAPIVersion is the api-version sent to Azure OpenAI when none is set:
