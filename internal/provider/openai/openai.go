@@ -41,6 +41,9 @@ type Quirks struct {
 	AuthHeader string
 	// URL builds the upstream URL of op from the base URL; nil is base+op.Path().
 	URL func(base string, op provider.Op) string
+	// Query is added to the query of raw calls (audio, passthrough), whose
+	// URL is base+path: Azure's api-version.
+	Query string
 	// Rewrite returns the body to send for req (it may return req.Body
 	// itself); nil sends the body as given.
 	Rewrite func(req *provider.Request) ([]byte, error)

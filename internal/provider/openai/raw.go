@@ -21,8 +21,13 @@ func (c *Client) DoRaw(ctx context.Context, req *provider.RawRequest) (*http.Res
 		return nil, fmt.Errorf("%w: raw path %q is not absolute", provider.ErrInvalidRequest, req.Path)
 	}
 	u := c.base + req.Path
-	if req.RawQuery != "" {
+	switch q := c.quirks.Query; {
+	case req.RawQuery != "" && q != "":
+		u += "?" + req.RawQuery + "&" + q
+	case req.RawQuery != "":
 		u += "?" + req.RawQuery
+	case q != "":
+		u += "?" + q
 	}
 	method := req.Method
 	if method == "" {

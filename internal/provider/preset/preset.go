@@ -231,10 +231,11 @@ func buildAzure(d provider.Deployment, o *Options) (openai.Options, openai.Quirk
 		ver = AzureAPIVersion
 	}
 	co := o.client(strings.TrimRight(o.Endpoint, "/") + "/openai/deployments/" + url.PathEscape(dep))
-	query := "?api-version=" + url.QueryEscape(ver)
+	query := "api-version=" + url.QueryEscape(ver)
 	return co, openai.Quirks{
 		AuthHeader: "api-key",
-		URL:        func(base string, op provider.Op) string { return base + op.Path() + query },
+		URL:        func(base string, op provider.Op) string { return base + op.Path() + "?" + query },
+		Query:      query,
 	}, nil
 }
 

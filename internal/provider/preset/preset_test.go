@@ -159,6 +159,16 @@ func TestAzure(t *testing.T) {
 	if got.path != "/openai/deployments/prod embed/embeddings" || got.query != "api-version=2025-04-01-preview" {
 		t.Fatalf("%s?%s", got.path, got.query)
 	}
+	// Raw calls (audio) carry the api-version too, after the client's query.
+	resp, err := p.(provider.RawDoer).DoRaw(context.Background(), &provider.RawRequest{Path: "/audio/speech", RawQuery: "x=1",
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: strings.NewReader(`{}`), ContentLength: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got.path != "/openai/deployments/prod embed/audio/speech" || got.query != "x=1&api-version=2025-04-01-preview" || got.header.Get("Api-Key") != "" && got.header.Get("Authorization") != "" {
+		t.Fatalf("raw: %s?%s %v", got.path, got.query, got.header)
+	}
 	for _, tc := range []struct {
 		opts map[string]any
 		want string
