@@ -238,17 +238,20 @@ func (r *oldRequest) member(key string, raw []byte) error {
 
 // onlyKeys refuses members of the object raw other than keys.
 func oldOnlyKeys(raw []byte, param string, keys ...string) error {
+	// One change from the original: an empty key is refused too (it used
+	// to end the check early, letting the members after it through).
 	var bad string
+	found := false
 	wire.Each(raw, wire.Span{End: len(raw)}, func(k []byte, _ wire.Span) bool {
 		for _, want := range keys {
 			if string(k) == want {
 				return true
 			}
 		}
-		bad = string(k)
+		bad, found = string(k), true
 		return false
 	})
-	if bad != "" {
+	if found && raw[0] == '{' {
 		return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "unknown_parameter", param+"."+bad,
 			"Unknown parameter: '"+param+"."+bad+"'.")
 	}
