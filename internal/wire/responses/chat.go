@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"sync"
 	"unicode/utf8"
 
 	wire "switchyard/internal/wire/openai"
@@ -19,26 +18,6 @@ type chatWriter struct {
 	open      bool // the last message is not closed
 	assistant bool // it is an assistant message
 	calls     bool // its tool_calls array is open
-	pooled    bool // out came from scratch
-}
-
-// scratch holds the buffers Parse translates input items into, to check
-// them.
-var scratch = sync.Pool{New: func() any { return new([]byte) }}
-
-func (w *chatWriter) reset(out []byte) {
-	if out == nil && !w.pooled {
-		out, w.pooled = (*scratch.Get().(*[]byte))[:0], true
-	}
-	*w = chatWriter{out: out, pooled: w.pooled}
-}
-
-func (w *chatWriter) release() {
-	if w.pooled && cap(w.out) <= 64<<10 {
-		b := w.out[:0]
-		scratch.Put(&b)
-	}
-	w.out, w.pooled = nil, false
 }
 
 // start opens a message of role; its content follows.
@@ -357,9 +336,10 @@ func (w *chatWriter) toolOutput(b []byte, ix *wire.Index, sp, id wire.Span, p pa
 // in the object, kept by the store) and are not sent upstream, where
 // chat's metadata and store mean OpenAI's stored chat completions.
 //
-// Tools, tool_choice and text.format go as Parse translated them. Each
-// item is validated with wire.ScanIndexed and walked through spans; the
-// body is appended directly.
+// Tools, tool_choice and text.format go as Parse translated them, and so
+// do the Input items when there is no prior and Input still holds the
+// items Parse set. Other items are validated with wire.ScanIndexed and
+// walked through spans; the body is appended directly.
 func (r *Request) Chat(prior []json.RawMessage) ([]byte, error) {
 	size := 256 + len(r.Model) + len(r.tools) + len(r.pre)
 	for _, it := range prior {
@@ -383,9 +363,20 @@ func (r *Request) Chat(prior []json.RawMessage) ([]byte, error) {
 			return nil, err
 		}
 	}
-	for i, it := range r.Input {
-		if err := w.stored(it, ix, param{"input", i}); err != nil {
-			return nil, err
+	if len(prior) == 0 && r.parsedInput() {
+		// Parse translated these very items, with nothing before them
+		// that a function call could join.
+		w.close()
+		if w.n > 0 && r.nMsgs > 0 {
+			w.out = append(w.out, ',')
+		}
+		w.out = append(w.out, r.msgs...)
+		w.n += r.nMsgs
+	} else {
+		for i, it := range r.Input {
+			if err := w.stored(it, ix, param{"input", i}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if w.n == 0 {
@@ -439,6 +430,21 @@ func (r *Request) Chat(prior []json.RawMessage) ([]byte, error) {
 		out = append(out, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
 	return append(out, '}'), nil
+}
+
+// parsedInput reports whether Input holds the items Parse translated into
+// msgs (the shadow copy of their slices says).
+func (r *Request) parsedInput() bool {
+	if r.msgs == nil || len(r.Input) != len(r.shadow) {
+		return false
+	}
+	for i, it := range r.Input {
+		sh := r.shadow[i]
+		if len(it) != len(sh) || len(it) == 0 || &it[0] != &sh[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // stored appends the messages of one item of the conversation, checking

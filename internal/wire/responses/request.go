@@ -48,6 +48,11 @@ type Request struct {
 	pre    []byte
 	choice wire.Span
 	format wire.Span
+	// msgs is the chat translation of Input (nMsgs messages); shadow a
+	// copy of the item slices it was made from.
+	msgs   []byte
+	nMsgs  int
+	shadow []json.RawMessage
 	// own backs the pointer members, so that they cost no allocation each.
 	own struct {
 		strs                  [nStrs]string
@@ -113,7 +118,7 @@ type parser struct {
 	b  []byte
 	ix *wire.Index
 	r  *Request
-	w  chatWriter // the input items' translation, to check them
+	w  chatWriter // the input items' translation
 }
 
 // Parse reads a Responses create body. An error is a *wire.Error (400)
@@ -134,7 +139,6 @@ func Parse(body []byte) (*Request, error) {
 	}
 	r := &Request{Store: true}
 	p := parser{b: body, ix: ix, r: r}
-	defer p.w.release()
 	it := ix.Iter(body, rootSpan(body))
 	for {
 		k, v, ok := it.Next()
@@ -296,7 +300,7 @@ func (p *parser) member(rawKey []byte, v wire.Span) error {
 			if !fields(b, p.ix, v, reasoningNames, reasoningKinds, f[:]) {
 				return wrongType("reasoning", "an object")
 			}
-			if err := p.onlyKeys(v, "reasoning", reasoningNames); err != nil {
+			if err := p.onlyKeys(v, param{"reasoning", -1}, reasoningNames); err != nil {
 				return err
 			}
 			rs := &r.own.reasoning
@@ -328,7 +332,7 @@ func (p *parser) member(rawKey []byte, v wire.Span) error {
 			if !fields(b, p.ix, v, optionsNames, optionsKinds, f[:]) {
 				return wrongType("stream_options", "an object")
 			}
-			return p.onlyKeys(v, "stream_options", optionsNames)
+			return p.onlyKeys(v, param{"stream_options", -1}, optionsNames)
 		}
 	case "store":
 		if !null {
@@ -404,7 +408,7 @@ func (p *parser) ptr(dst **string, i int, sp wire.Span) {
 
 // onlyKeys refuses members of the object at sp other than keys, compared
 // as written (escapes not decoded); the first other one is named.
-func (p *parser) onlyKeys(sp wire.Span, param string, keys []string) error {
+func (p *parser) onlyKeys(sp wire.Span, pm param, keys []string) error {
 	it := p.ix.Iter(p.b, sp)
 	for {
 		k, _, ok := it.Next()
@@ -419,7 +423,7 @@ func (p *parser) onlyKeys(sp wire.Span, param string, keys []string) error {
 			}
 		}
 		if !known {
-			bad := param + "." + string(k)
+			bad := pm.sub("." + string(k))
 			return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "unknown_parameter", bad,
 				"Unknown parameter: '"+bad+"'.")
 		}
@@ -498,10 +502,20 @@ func (p *parser) input(v wire.Span) error {
 	case 'n':
 		return nil
 	case '"':
-		it := make([]byte, 0, len(`{"type":"message","role":"user","content":}`)+v.End-v.Start)
-		it = append(it, `{"type":"message","role":"user","content":`...)
+		const head = `{"type":"message","role":"user","content":`
+		it := make([]byte, 0, 2*(len(head)+v.End-v.Start+1))
+		it = append(it, head...)
 		it = append(appendStr(it, b, v), '}')
-		r.Input = []json.RawMessage{it}
+		// The item and its message share one buffer: the message is the
+		// item without its type.
+		const skip = len(`"type":"message",`)
+		msgs := append(it[len(it):], '{')
+		msgs = append(msgs, it[1+skip:]...)
+		items := make([]json.RawMessage, 2)
+		items[0] = it
+		r.Input, r.shadow = items[:1:1], items[1:]
+		r.shadow[0] = it
+		r.msgs, r.nMsgs = msgs, 1
 		return nil
 	case '[':
 	default:
@@ -513,12 +527,16 @@ func (p *parser) input(v wire.Span) error {
 			break
 		}
 	}
-	r.Input = make([]json.RawMessage, 0, n)
-	p.w.reset(nil)
+	items := make([]json.RawMessage, 0, 2*n)
+	r.Input, r.msgs, r.shadow = items[:0:n], nil, nil
+	p.w = chatWriter{out: make([]byte, 0, v.End-v.Start+64)}
 	it := p.ix.Iter(b, v)
 	for i := 0; ; i++ {
 		_, e, ok := it.Next()
 		if !ok {
+			p.w.close()
+			r.msgs, r.nMsgs = p.w.out, p.w.n
+			r.shadow = append(items[n:n], r.Input...)
 			return nil
 		}
 		pm := param{"input", i}
@@ -536,7 +554,6 @@ func (p *parser) input(v wire.Span) error {
 			// items read alike.
 			raw = append(append(make([]byte, 0, len(raw)+18), `{"type":"message",`...), raw[1:]...)
 		}
-		p.w.reset(p.w.out[:0])
 		if err := p.w.item(b, p.ix, e, pm, easy); err != nil {
 			return err
 		}
@@ -576,7 +593,7 @@ func (p *parser) tools(v wire.Span) error {
 		default:
 			return unsupported(pm.sub(".type"), "Tools of type '"+string(typ)+"' are not supported by this gateway; only 'function' tools are.")
 		}
-		if err := p.onlyKeys(e, pm.String(), toolNames); err != nil {
+		if err := p.onlyKeys(e, pm, toolNames); err != nil {
 			return err
 		}
 		if !set(b, f[1]) || f[1].End-f[1].Start == 2 {
@@ -617,6 +634,7 @@ func (p *parser) toolChoice(v wire.Span) error {
 		return nil
 	}
 	r.ToolChoice = json.RawMessage(b[v.Start:v.End])
+	p.grow(v)
 	if b[v.Start] == '"' {
 		switch s := strOf(b, v); string(s) {
 		case "none", "auto", "required":
@@ -645,21 +663,10 @@ func (p *parser) toolChoice(v wire.Span) error {
 		}
 	}
 	r.choice = wire.Span{}
-	fn := func(out []byte, f []wire.Span, param string) ([]byte, error) {
-		if t := strOf(b, f[0]); string(t) != "function" {
-			return nil, unsupported(param+".type", "Tool choices of type '"+string(t)+"' are not supported by this gateway; only 'function' is.")
-		}
-		if !set(b, f[1]) || f[1].End-f[1].Start == 2 {
-			return nil, missing(param + ".name")
-		}
-		out = append(out, `{"function":{"name":`...)
-		out = appendStr(out, b, f[1])
-		return append(out, `},"type":"function"}`...), nil
-	}
 	start := len(r.pre)
 	switch typ := strOf(b, f[0]); string(typ) {
 	case "function":
-		out, err := fn(r.pre, f[:2], "tool_choice")
+		out, err := p.namedChoice(r.pre, f[:2], param{"tool_choice", -1})
 		if err != nil {
 			return err
 		}
@@ -684,7 +691,7 @@ func (p *parser) toolChoice(v wire.Span) error {
 					out = append(out, ',')
 				}
 				var err error
-				if out, err = fn(out, named[:], "tool_choice.tools["+strconv.Itoa(i)+"]"); err != nil {
+				if out, err = p.namedChoice(out, named[:], param{"tool_choice.tools", i}); err != nil {
 					return err
 				}
 			}
@@ -697,6 +704,28 @@ func (p *parser) toolChoice(v wire.Span) error {
 	}
 	r.choice = wire.Span{Start: start, End: len(r.pre)}
 	return nil
+}
+
+// namedChoice appends chat's form of a function tool choice (its type
+// and name at f).
+func (p *parser) namedChoice(out []byte, f []wire.Span, pm param) ([]byte, error) {
+	b := p.b
+	if t := strOf(b, f[0]); string(t) != "function" {
+		return nil, unsupported(pm.sub(".type"), "Tool choices of type '"+string(t)+"' are not supported by this gateway; only 'function' is.")
+	}
+	if !set(b, f[1]) || f[1].End-f[1].Start == 2 {
+		return nil, missing(pm.sub(".name"))
+	}
+	out = append(out, `{"function":{"name":`...)
+	out = appendStr(out, b, f[1])
+	return append(out, `},"type":"function"}`...), nil
+}
+
+// grow makes room in r.pre for the translation of the member at v.
+func (p *parser) grow(v wire.Span) {
+	if n := v.End - v.Start + 64; cap(p.r.pre)-len(p.r.pre) < n {
+		p.r.pre = append(make([]byte, 0, len(p.r.pre)+n+512), p.r.pre...)
+	}
 }
 
 // pre appends v to r.pre and returns its span there.
@@ -716,11 +745,12 @@ func (p *parser) text(v wire.Span) error {
 	if !fields(b, p.ix, v, textNames, textKinds, f[:]) {
 		return wrongType("text", "an object")
 	}
-	if err := p.onlyKeys(v, "text", textNames); err != nil {
+	if err := p.onlyKeys(v, param{"text", -1}, textNames); err != nil {
 		return err
 	}
 	r.format = wire.Span{}
 	if fm := f[0]; set(b, fm) {
+		p.grow(fm)
 		var g [5]wire.Span
 		if !fields(b, p.ix, fm, formatNames, formatKinds, g[:]) {
 			return wrongType("text.format", "an object")
