@@ -2,70 +2,331 @@ package responses
 
 import (
 	"encoding/json"
-	"net/http"
+	"errors"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 
 	wire "switchyard/internal/wire/openai"
 )
 
-// chatRequest is the chat completions body a Responses request becomes.
-type chatRequest struct {
-	Model               string          `json:"model"`
-	Messages            []chatMessage   `json:"messages"`
-	Tools               []chatTool      `json:"tools,omitempty"`
-	ToolChoice          json.RawMessage `json:"tool_choice,omitempty"`
-	ParallelToolCalls   *bool           `json:"parallel_tool_calls,omitempty"`
-	Temperature         *float64        `json:"temperature,omitempty"`
-	TopP                *float64        `json:"top_p,omitempty"`
-	MaxCompletionTokens *int64          `json:"max_completion_tokens,omitempty"`
-	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
-	ReasoningEffort     *string         `json:"reasoning_effort,omitempty"`
-	Verbosity           *string         `json:"verbosity,omitempty"`
-	User                *string         `json:"user,omitempty"`
-	PromptCacheKey      *string         `json:"prompt_cache_key,omitempty"`
-	SafetyIdentifier    *string         `json:"safety_identifier,omitempty"`
-	ServiceTier         *string         `json:"service_tier,omitempty"`
-	Stream              bool            `json:"stream,omitempty"`
-	StreamOptions       *streamOptions  `json:"stream_options,omitempty"`
+// chatWriter appends chat messages. The last message is left open (no
+// closing brace, and its tool_calls array open) so that the function
+// calls after an assistant message join it, as chat wants them.
+type chatWriter struct {
+	out       []byte
+	n         int  // messages written
+	open      bool // the last message is not closed
+	assistant bool // it is an assistant message
+	calls     bool // its tool_calls array is open
 }
 
-type streamOptions struct {
-	IncludeUsage bool `json:"include_usage"`
+// start opens a message of role; its content follows.
+func (w *chatWriter) start(role string) {
+	w.close()
+	if w.n > 0 {
+		w.out = append(w.out, ',')
+	}
+	w.n++
+	w.out = append(w.out, `{"role":"`...)
+	w.out = append(w.out, role...)
+	w.out = append(w.out, `","content":`...)
+	w.open, w.assistant, w.calls = true, role == "assistant", false
 }
 
-type chatMessage struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"` // a string, parts, or null
-	Refusal    string          `json:"refusal,omitempty"`
-	ToolCalls  []chatToolCall  `json:"tool_calls,omitempty"`
-	ToolCallID string          `json:"tool_call_id,omitempty"`
+// close ends the open message.
+func (w *chatWriter) close() {
+	if !w.open {
+		return
+	}
+	if w.calls {
+		w.out = append(w.out, ']')
+	}
+	w.out = append(w.out, '}')
+	w.open = false
 }
 
-type chatToolCall struct {
-	ID       string       `json:"id"`
-	Type     string       `json:"type"`
-	Function chatFunction `json:"function"`
+var (
+	itemNames = []string{"type", "role", "content", "call_id", "name", "arguments", "output"}
+	itemKinds = []kind{kStr, kStr, kRaw, kStr, kStr, kPtr, kRaw}
+	partNames = []string{"type", "text", "refusal", "image_url", "file_id", "detail"}
+	partKinds = []kind{kStr, kPtr, kPtr, kPtr, kPtr, kStr}
+)
+
+const (
+	iType = iota
+	iRole
+	iContent
+	iCallID
+	iName
+	iArguments
+	iOutput
+)
+
+const (
+	pType = iota
+	pText
+	pRefusal
+	pImageURL
+	pFileID
+	pDetail
+)
+
+// item appends the chat messages of the input item at sp. easy marks an
+// item without a type of its own, which is a message.
+func (w *chatWriter) item(b []byte, ix *wire.Index, sp wire.Span, p param, easy bool) error {
+	var f [7]wire.Span
+	if !fields(b, ix, sp, itemNames, itemKinds, f[:]) {
+		return wrongType(p.String(), "an input item object")
+	}
+	typ := strOf(b, f[iType])
+	if easy && !f[iType].Present() {
+		typ = []byte("message")
+	}
+	switch string(typ) {
+	case "message":
+		return w.message(b, ix, &f, p)
+	case "function_call":
+		if !filled(b, f[iCallID]) {
+			return missing(p.sub(".call_id"))
+		}
+		if !filled(b, f[iName]) {
+			return missing(p.sub(".name"))
+		}
+		if !set(b, f[iArguments]) {
+			return missing(p.sub(".arguments"))
+		}
+		if w.open && w.assistant {
+			if w.calls {
+				w.out = append(w.out, ',')
+			} else {
+				w.out = append(w.out, `,"tool_calls":[`...)
+			}
+		} else {
+			w.start("assistant")
+			w.out = append(w.out, `null,"tool_calls":[`...)
+		}
+		w.calls = true
+		w.out = append(w.out, `{"id":`...)
+		w.out = appendStr(w.out, b, f[iCallID])
+		w.out = append(w.out, `,"type":"function","function":{"name":`...)
+		w.out = appendStr(w.out, b, f[iName])
+		w.out = append(w.out, `,"arguments":`...)
+		w.out = appendStr(w.out, b, f[iArguments])
+		w.out = append(w.out, "}}"...)
+		return nil
+	case "function_call_output":
+		if !filled(b, f[iCallID]) {
+			return missing(p.sub(".call_id"))
+		}
+		return w.toolOutput(b, ix, f[iOutput], f[iCallID], p)
+	case "reasoning":
+		// The model's earlier reasoning: chat completions take none back.
+		return nil
+	case "":
+		return missing(p.sub(".type"))
+	}
+	return unsupported(p.sub(".type"), "Input items of type '"+string(typ)+"' are not supported by this gateway.")
 }
 
-type chatFunction struct {
-	Name      string `json:"name"`
-	Arguments string `json:"arguments"`
+// filled reports whether the string member at sp is set and not "".
+func filled(b []byte, sp wire.Span) bool { return set(b, sp) && sp.End-sp.Start > 2 }
+
+// message translates a message item.
+func (w *chatWriter) message(b []byte, ix *wire.Index, f *[7]wire.Span, p param) error {
+	var role string
+	switch r := strOf(b, f[iRole]); string(r) {
+	case "user", "assistant", "system":
+		role = string(r)
+	case "developer":
+		role = "system" // the same instruction role, in the form every chat upstream takes
+	case "":
+		return missing(p.sub(".role"))
+	default:
+		return invalid(p.sub(".role"), "Invalid value: '"+string(r)+"'. Supported values are: 'user', 'assistant', 'system' and 'developer'.")
+	}
+	content := f[iContent]
+	if !set(b, content) {
+		return missing(p.sub(".content"))
+	}
+	if b[content.Start] == '"' {
+		w.start(role)
+		w.out = append(w.out, b[content.Start:content.End]...)
+		return nil
+	}
+	if b[content.Start] != '[' {
+		return wrongType(p.sub(".content"), "a string or an array of content parts")
+	}
+	partErr := func(j int) string { return p.sub(".content[" + strconv.Itoa(j) + "]") }
+	if role == "assistant" {
+		// Text parts join in content, refusals in refusal: check them
+		// all and write the text, then the refusals.
+		w.start(role)
+		quote := len(w.out)
+		w.out = append(w.out, '"')
+		text, refusal := false, false
+		it := ix.Iter(b, content)
+		for j := 0; ; j++ {
+			_, v, ok := it.Next()
+			if !ok {
+				break
+			}
+			var pf [6]wire.Span
+			if !fields(b, ix, v, partNames, partKinds, pf[:]) {
+				return wrongType(partErr(j), "a content part object")
+			}
+			switch t := strOf(b, pf[pType]); string(t) {
+			case "output_text", "input_text":
+				if !set(b, pf[pText]) {
+					return missing(partErr(j) + ".text")
+				}
+				raw := inner(b, pf[pText])
+				text = text || len(raw) > 0
+				w.out = appendCanon(w.out, raw)
+			case "refusal":
+				if !set(b, pf[pRefusal]) {
+					return missing(partErr(j) + ".refusal")
+				}
+				refusal = refusal || pf[pRefusal].End-pf[pRefusal].Start > 2
+			default:
+				return invalid(partErr(j)+".type", "Assistant message parts must be 'output_text' or 'refusal', not '"+string(t)+"'.")
+			}
+		}
+		if !text && refusal {
+			w.out = append(w.out[:quote], "null"...)
+		} else {
+			w.out = append(w.out, '"')
+		}
+		if refusal {
+			w.out = append(w.out, `,"refusal":"`...)
+			for it := ix.Iter(b, content); ; {
+				_, v, ok := it.Next()
+				if !ok {
+					break
+				}
+				var pf [6]wire.Span
+				fields(b, ix, v, partNames, partKinds, pf[:])
+				if isStr(b, pf[pType], "refusal") {
+					w.out = appendCanon(w.out, inner(b, pf[pRefusal]))
+				}
+			}
+			w.out = append(w.out, '"')
+		}
+		return nil
+	}
+	w.start(role)
+	start := len(w.out)
+	w.out = append(w.out, '[')
+	n := 0
+	var text wire.Span // where the text of a lone text part lies in out
+	it := ix.Iter(b, content)
+	for j := 0; ; j++ {
+		_, v, ok := it.Next()
+		if !ok {
+			break
+		}
+		var pf [6]wire.Span
+		if !fields(b, ix, v, partNames, partKinds, pf[:]) {
+			return wrongType(partErr(j), "a content part object")
+		}
+		if n > 0 {
+			w.out = append(w.out, ',')
+		}
+		switch t := strOf(b, pf[pType]); string(t) {
+		case "input_text", "output_text":
+			if !set(b, pf[pText]) {
+				return missing(partErr(j) + ".text")
+			}
+			w.out = append(w.out, `{"type":"text","text":`...)
+			text.Start = len(w.out)
+			w.out = appendStr(w.out, b, pf[pText])
+			text.End = len(w.out)
+			w.out = append(w.out, '}')
+			if n > 0 {
+				text = wire.Span{}
+			}
+		case "input_image":
+			if role != "user" {
+				return invalid(partErr(j)+".type", "Only user messages may carry images.")
+			}
+			if set(b, pf[pFileID]) {
+				return unsupported(partErr(j)+".file_id", "Images by file_id are not supported by this gateway; send image_url (a URL or a data: URL).")
+			}
+			if !filled(b, pf[pImageURL]) {
+				return missing(partErr(j) + ".image_url")
+			}
+			w.out = append(w.out, `{"type":"image_url","image_url":{"url":`...)
+			w.out = appendStr(w.out, b, pf[pImageURL])
+			if d := pf[pDetail]; d.Present() && d.End-d.Start > 2 && !isStr(b, d, "auto") {
+				w.out = append(w.out, `,"detail":`...)
+				w.out = appendStr(w.out, b, d)
+			}
+			w.out = append(w.out, "}}"...)
+			text = wire.Span{}
+		case "":
+			return missing(partErr(j) + ".type")
+		default:
+			return unsupported(partErr(j)+".type", "Content parts of type '"+string(t)+"' are not supported by this gateway.")
+		}
+		n++
+	}
+	if n == 1 && text.Present() {
+		// A lone text part is plain string content.
+		w.out = append(w.out[:start], w.out[text.Start:text.End]...)
+		return nil
+	}
+	w.out = append(w.out, ']')
+	return nil
 }
 
-type chatTool struct {
-	Type     string       `json:"type"`
-	Function functionTool `json:"function"`
+// toolOutput appends the tool message of a function call's output (at
+// sp) for the call id at id.
+func (w *chatWriter) toolOutput(b []byte, ix *wire.Index, sp, id wire.Span, p param) error {
+	if !set(b, sp) {
+		return missing(p.sub(".output"))
+	}
+	if b[sp.Start] == '"' {
+		w.start("tool")
+		w.out = append(w.out, b[sp.Start:sp.End]...)
+	} else {
+		if b[sp.Start] != '[' {
+			return wrongType(p.sub(".output"), "a string or an array of input_text parts")
+		}
+		// encoding/json decoded the whole array before any part was read.
+		for it := ix.Iter(b, sp); ; {
+			_, v, ok := it.Next()
+			if !ok {
+				break
+			}
+			var pf [6]wire.Span
+			if !fields(b, ix, v, partNames, partKinds, pf[:]) {
+				return wrongType(p.sub(".output"), "a string or an array of input_text parts")
+			}
+		}
+		w.start("tool")
+		w.out = append(w.out, '"')
+		it := ix.Iter(b, sp)
+		for j := 0; ; j++ {
+			_, v, ok := it.Next()
+			if !ok {
+				break
+			}
+			var pf [6]wire.Span
+			fields(b, ix, v, partNames, partKinds, pf[:])
+			if t := strOf(b, pf[pType]); string(t) != "input_text" {
+				pp := p.sub(".output[" + strconv.Itoa(j) + "]")
+				return unsupported(pp+".type", "Function call outputs of type '"+string(t)+"' are not supported by this gateway (chat tool messages carry text).")
+			}
+			if !set(b, pf[pText]) {
+				return missing(p.sub(".output["+strconv.Itoa(j)+"]") + ".text")
+			}
+			w.out = appendCanon(w.out, inner(b, pf[pText]))
+		}
+		w.out = append(w.out, '"')
+	}
+	w.out = append(w.out, `,"tool_call_id":`...)
+	w.out = appendStr(w.out, b, id)
+	return nil
 }
-
-type functionTool struct {
-	Name        string          `json:"name"`
-	Description *string         `json:"description,omitempty"`
-	Parameters  json.RawMessage `json:"parameters,omitempty"`
-	Strict      *bool           `json:"strict,omitempty"`
-}
-
-var nullJSON = json.RawMessage("null")
 
 // Chat translates the request into a chat completions body. prior is the
 // conversation so far (the stored items of previous_response_id: its
@@ -74,413 +335,130 @@ var nullJSON = json.RawMessage("null")
 // reasoning back. metadata and store are the Responses API's own (echoed
 // in the object, kept by the store) and are not sent upstream, where
 // chat's metadata and store mean OpenAI's stored chat completions.
+//
+// Tools, tool_choice and text.format go as Parse translated them, and so
+// do the Input items when there is no prior and Input still holds the
+// items Parse set. Other items are validated with wire.ScanIndexed and
+// walked through spans; the body is appended directly.
 func (r *Request) Chat(prior []json.RawMessage) ([]byte, error) {
-	c := chatRequest{Model: r.Model, Tools: r.tools, ToolChoice: r.toolChoice, ParallelToolCalls: r.ParallelToolCalls,
-		Temperature: r.Temperature, TopP: r.TopP, MaxCompletionTokens: r.MaxOutputTokens, User: r.User,
-		PromptCacheKey: r.PromptCacheKey, SafetyIdentifier: r.SafetyIdentifier, ServiceTier: r.ServiceTier}
-	if len(c.Tools) == 0 {
-		c.ParallelToolCalls = nil // chat refuses it without tools
-	}
-	if r.Instructions != nil && *r.Instructions != "" {
-		s, _ := marshal(*r.Instructions)
-		c.Messages = append(c.Messages, chatMessage{Role: "system", Content: s})
-	}
-	var err error
+	size := 256 + len(r.Model) + len(r.tools) + len(r.pre)
 	for _, it := range prior {
-		if c.Messages, err = itemMessages(c.Messages, it, "previous_response_id"); err != nil {
+		size += len(it)
+	}
+	for _, it := range r.Input {
+		size += len(it)
+	}
+	w := chatWriter{out: make([]byte, 0, size)}
+	w.out = append(w.out, `{"model":`...)
+	w.out = appendString(w.out, r.Model)
+	w.out = append(w.out, `,"messages":[`...)
+	if r.Instructions != nil && *r.Instructions != "" {
+		w.start("system")
+		w.out = appendString(w.out, *r.Instructions)
+	}
+	ix := indexes.Get().(*wire.Index)
+	defer indexes.Put(ix)
+	for _, it := range prior {
+		if err := w.stored(it, ix, param{"previous_response_id", -1}); err != nil {
 			return nil, err
 		}
 	}
-	for i, it := range r.Input {
-		if c.Messages, err = itemMessages(c.Messages, it, "input["+strconv.Itoa(i)+"]"); err != nil {
-			return nil, err
+	if len(prior) == 0 && r.parsedInput() {
+		// Parse translated these very items, with nothing before them
+		// that a function call could join.
+		w.close()
+		if w.n > 0 && r.nMsgs > 0 {
+			w.out = append(w.out, ',')
+		}
+		w.out = append(w.out, r.msgs...)
+		w.n += r.nMsgs
+	} else {
+		for i, it := range r.Input {
+			if err := w.stored(it, ix, param{"input", i}); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if len(c.Messages) == 0 {
+	if w.n == 0 {
 		return nil, invalid("input", "The input has no messages to send to the model.")
 	}
-	if r.Text != nil {
-		if c.ResponseFormat, err = responseFormat(r.Text.Format); err != nil {
-			return nil, err
+	w.close()
+	out := append(w.out, ']')
+	if r.nTools > 0 {
+		out = append(out, `,"tools":[`...)
+		out = append(out, r.tools...)
+		out = append(out, ']')
+	}
+	if r.choice.Present() {
+		out = append(out, `,"tool_choice":`...)
+		out = append(out, r.pre[r.choice.Start:r.choice.End]...)
+	}
+	if r.ParallelToolCalls != nil && r.nTools > 0 { // chat refuses it without tools
+		out = append(out, `,"parallel_tool_calls":`...)
+		out = strconv.AppendBool(out, *r.ParallelToolCalls)
+	}
+	if r.Temperature != nil {
+		out = appendFloat(append(out, `,"temperature":`...), *r.Temperature)
+	}
+	if r.TopP != nil {
+		out = appendFloat(append(out, `,"top_p":`...), *r.TopP)
+	}
+	if r.MaxOutputTokens != nil {
+		out = strconv.AppendInt(append(out, `,"max_completion_tokens":`...), *r.MaxOutputTokens, 10)
+	}
+	if r.Text != nil && r.format.Present() {
+		out = append(out, `,"response_format":`...)
+		out = append(out, r.pre[r.format.Start:r.format.End]...)
+	}
+	opt := func(key string, s *string) {
+		if s != nil {
+			out = append(out, key...)
+			out = appendString(out, *s)
 		}
-		c.Verbosity = r.Text.Verbosity
 	}
 	if r.Reasoning != nil {
-		c.ReasoningEffort = r.Reasoning.Effort
+		opt(`,"reasoning_effort":`, r.Reasoning.Effort)
 	}
+	if r.Text != nil {
+		opt(`,"verbosity":`, r.Text.Verbosity)
+	}
+	opt(`,"user":`, r.User)
+	opt(`,"prompt_cache_key":`, r.PromptCacheKey)
+	opt(`,"safety_identifier":`, r.SafetyIdentifier)
+	opt(`,"service_tier":`, r.ServiceTier)
 	if r.Stream {
-		c.Stream = true
-		c.StreamOptions = &streamOptions{IncludeUsage: true}
+		out = append(out, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
-	return marshal(c)
+	return append(out, '}'), nil
 }
 
-// item is the union of the input item shapes the translation reads.
-type item struct {
-	Type      string          `json:"type"`
-	Role      string          `json:"role"`
-	Content   json.RawMessage `json:"content"`
-	CallID    string          `json:"call_id"`
-	Name      string          `json:"name"`
-	Arguments *string         `json:"arguments"`
-	Output    json.RawMessage `json:"output"`
+// parsedInput reports whether Input holds the items Parse translated into
+// msgs (the shadow copy of their slices says).
+func (r *Request) parsedInput() bool {
+	if r.msgs == nil || len(r.Input) != len(r.shadow) {
+		return false
+	}
+	for i, it := range r.Input {
+		sh := r.shadow[i]
+		if len(it) != len(sh) || len(it) == 0 || &it[0] != &sh[0] {
+			return false
+		}
+	}
+	return true
 }
 
-// part is one content part of a message or of a function call's output.
-type part struct {
-	Type     string  `json:"type"`
-	Text     *string `json:"text"`
-	Refusal  *string `json:"refusal"`
-	ImageURL *string `json:"image_url"`
-	FileID   *string `json:"file_id"`
-	Detail   string  `json:"detail"`
-}
-
-// chatPart is a chat content part.
-type chatPart struct {
-	Type     string    `json:"type"`
-	Text     *string   `json:"text,omitempty"`
-	ImageURL *imageURL `json:"image_url,omitempty"`
-}
-
-type imageURL struct {
-	URL    string `json:"url"`
-	Detail string `json:"detail,omitempty"`
-}
-
-// itemMessages appends the chat messages of one input item to msgs.
-// param names the item in errors.
-func itemMessages(msgs []chatMessage, raw json.RawMessage, param string) ([]chatMessage, error) {
-	var it item
-	if err := json.Unmarshal(raw, &it); err != nil {
-		return nil, wrongType(param, "an input item object")
+// stored appends the messages of one item of the conversation, checking
+// it first: a stored item is JSON that nothing here has scanned.
+func (w *chatWriter) stored(raw []byte, ix *wire.Index, p param) error {
+	if !utf8.Valid(raw) {
+		// encoding/json read each invalid byte as U+FFFD.
+		raw = []byte(string([]rune(string(raw))))
 	}
-	switch it.Type {
-	case "message":
-		return messageItem(msgs, &it, param)
-	case "function_call":
-		if it.CallID == "" {
-			return nil, missing(param + ".call_id")
+	if _, err := wire.ScanIndexed(raw, ix); err != nil {
+		if errors.Is(err, wire.ErrNotObject) && string(raw[rootSpan(raw).Start:rootSpan(raw).End]) == "null" {
+			return missing(p.sub(".type")) // null decoded as an item with no type
 		}
-		if it.Name == "" {
-			return nil, missing(param + ".name")
-		}
-		if it.Arguments == nil {
-			return nil, missing(param + ".arguments")
-		}
-		tc := chatToolCall{ID: it.CallID, Type: "function", Function: chatFunction{Name: it.Name, Arguments: *it.Arguments}}
-		if n := len(msgs); n > 0 && msgs[n-1].Role == "assistant" {
-			msgs[n-1].ToolCalls = append(msgs[n-1].ToolCalls, tc)
-			return msgs, nil
-		}
-		return append(msgs, chatMessage{Role: "assistant", Content: nullJSON, ToolCalls: []chatToolCall{tc}}), nil
-	case "function_call_output":
-		if it.CallID == "" {
-			return nil, missing(param + ".call_id")
-		}
-		out, err := toolOutput(it.Output, param+".output")
-		if err != nil {
-			return nil, err
-		}
-		return append(msgs, chatMessage{Role: "tool", ToolCallID: it.CallID, Content: out}), nil
-	case "reasoning":
-		// The model's earlier reasoning: chat completions take none back.
-		return msgs, nil
-	case "":
-		return nil, missing(param + ".type")
+		return wrongType(p.String(), "an input item object")
 	}
-	return nil, unsupported(param+".type", "Input items of type '"+it.Type+"' are not supported by this gateway.")
-}
-
-func missing(param string) error {
-	return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "missing_required_parameter", param,
-		"Missing required parameter: '"+param+"'.")
-}
-
-// messageItem translates a message item.
-func messageItem(msgs []chatMessage, it *item, param string) ([]chatMessage, error) {
-	role := it.Role
-	switch role {
-	case "user", "assistant", "system":
-	case "developer":
-		role = "system" // the same instruction role, in the form every chat upstream takes
-	case "":
-		return nil, missing(param + ".role")
-	default:
-		return nil, invalid(param+".role", "Invalid value: '"+role+"'. Supported values are: 'user', 'assistant', 'system' and 'developer'.")
-	}
-	if isNull(it.Content) {
-		return nil, missing(param + ".content")
-	}
-	if it.Content[0] == '"' {
-		return append(msgs, chatMessage{Role: role, Content: it.Content}), nil
-	}
-	var parts []json.RawMessage
-	if it.Content[0] != '[' || json.Unmarshal(it.Content, &parts) != nil {
-		return nil, wrongType(param+".content", "a string or an array of content parts")
-	}
-	if role == "assistant" {
-		var text strings.Builder
-		var refusal string
-		for j, pr := range parts {
-			pp := param + ".content[" + strconv.Itoa(j) + "]"
-			var p part
-			if json.Unmarshal(pr, &p) != nil {
-				return nil, wrongType(pp, "a content part object")
-			}
-			switch p.Type {
-			case "output_text", "input_text":
-				if p.Text == nil {
-					return nil, missing(pp + ".text")
-				}
-				text.WriteString(*p.Text)
-			case "refusal":
-				if p.Refusal == nil {
-					return nil, missing(pp + ".refusal")
-				}
-				refusal += *p.Refusal
-			default:
-				return nil, invalid(pp+".type", "Assistant message parts must be 'output_text' or 'refusal', not '"+p.Type+"'.")
-			}
-		}
-		content := nullJSON
-		if text.Len() > 0 || refusal == "" {
-			content, _ = marshal(text.String())
-		}
-		return append(msgs, chatMessage{Role: role, Content: content, Refusal: refusal}), nil
-	}
-	out := make([]chatPart, 0, len(parts))
-	for j, pr := range parts {
-		pp := param + ".content[" + strconv.Itoa(j) + "]"
-		var p part
-		if json.Unmarshal(pr, &p) != nil {
-			return nil, wrongType(pp, "a content part object")
-		}
-		switch p.Type {
-		case "input_text", "output_text":
-			if p.Text == nil {
-				return nil, missing(pp + ".text")
-			}
-			out = append(out, chatPart{Type: "text", Text: p.Text})
-		case "input_image":
-			if role != "user" {
-				return nil, invalid(pp+".type", "Only user messages may carry images.")
-			}
-			if p.FileID != nil {
-				return nil, unsupported(pp+".file_id", "Images by file_id are not supported by this gateway; send image_url (a URL or a data: URL).")
-			}
-			if p.ImageURL == nil || *p.ImageURL == "" {
-				return nil, missing(pp + ".image_url")
-			}
-			d := p.Detail
-			if d == "auto" {
-				d = ""
-			}
-			out = append(out, chatPart{Type: "image_url", ImageURL: &imageURL{URL: *p.ImageURL, Detail: d}})
-		case "":
-			return nil, missing(pp + ".type")
-		default:
-			return nil, unsupported(pp+".type", "Content parts of type '"+p.Type+"' are not supported by this gateway.")
-		}
-	}
-	if len(out) == 1 && out[0].Type == "text" {
-		s, _ := marshal(*out[0].Text)
-		return append(msgs, chatMessage{Role: role, Content: s}), nil
-	}
-	content, _ := marshal(out)
-	return append(msgs, chatMessage{Role: role, Content: content}), nil
-}
-
-// toolOutput is a function call's output as a chat tool message's content.
-func toolOutput(raw json.RawMessage, param string) (json.RawMessage, error) {
-	if isNull(raw) {
-		return nil, missing(param)
-	}
-	if raw[0] == '"' {
-		return raw, nil
-	}
-	var parts []part
-	if raw[0] != '[' || json.Unmarshal(raw, &parts) != nil {
-		return nil, wrongType(param, "a string or an array of input_text parts")
-	}
-	var b strings.Builder
-	for j, p := range parts {
-		pp := param + "[" + strconv.Itoa(j) + "]"
-		if p.Type != "input_text" {
-			return nil, unsupported(pp+".type", "Function call outputs of type '"+p.Type+"' are not supported by this gateway (chat tool messages carry text).")
-		}
-		if p.Text == nil {
-			return nil, missing(pp + ".text")
-		}
-		b.WriteString(*p.Text)
-	}
-	s, _ := marshal(b.String())
-	return s, nil
-}
-
-// parseTools reads the tools member: function tools only.
-func (r *Request) parseTools(raw []byte) error {
-	if isNull(raw) {
-		return nil
-	}
-	var tools []json.RawMessage
-	if err := decode(raw, &tools, "tools", "an array of tools"); err != nil {
-		return err
-	}
-	r.Tools = json.RawMessage(raw)
-	for i, tr := range tools {
-		param := "tools[" + strconv.Itoa(i) + "]"
-		var t struct {
-			Type        string          `json:"type"`
-			Name        string          `json:"name"`
-			Description *string         `json:"description"`
-			Parameters  json.RawMessage `json:"parameters"`
-			Strict      *bool           `json:"strict"`
-		}
-		if len(tr) == 0 || tr[0] != '{' || json.Unmarshal(tr, &t) != nil {
-			return wrongType(param, "a function tool object")
-		}
-		switch t.Type {
-		case "function":
-		case "":
-			return missing(param + ".type")
-		default:
-			return unsupported(param+".type", "Tools of type '"+t.Type+"' are not supported by this gateway; only 'function' tools are.")
-		}
-		if err := onlyKeys(tr, param, "type", "name", "description", "parameters", "strict"); err != nil {
-			return err
-		}
-		if t.Name == "" {
-			return missing(param + ".name")
-		}
-		if isNull(t.Parameters) {
-			t.Parameters = nil
-		} else if t.Parameters[0] != '{' {
-			return wrongType(param+".parameters", "a JSON Schema object")
-		}
-		r.tools = append(r.tools, chatTool{Type: "function", Function: functionTool{Name: t.Name, Description: t.Description,
-			Parameters: t.Parameters, Strict: t.Strict}})
-	}
-	return nil
-}
-
-// parseToolChoice reads tool_choice into chat's shape.
-func (r *Request) parseToolChoice(raw []byte) error {
-	if isNull(raw) {
-		return nil
-	}
-	r.ToolChoice = json.RawMessage(raw)
-	if raw[0] == '"' {
-		var s string
-		json.Unmarshal(raw, &s)
-		switch s {
-		case "none", "auto", "required":
-			r.toolChoice = json.RawMessage(raw)
-			return nil
-		}
-		return invalid("tool_choice", "Invalid value: '"+s+"'. Supported values are: 'none', 'auto' and 'required'.")
-	}
-	type named struct {
-		Type string `json:"type"`
-		Name string `json:"name"`
-	}
-	var tc struct {
-		named
-		Mode  string  `json:"mode"`
-		Tools []named `json:"tools"`
-	}
-	if err := decode(raw, &tc, "tool_choice", "a string or an object"); err != nil {
-		return err
-	}
-	fn := func(n named, param string) (json.RawMessage, error) {
-		if n.Type != "function" {
-			return nil, unsupported(param+".type", "Tool choices of type '"+n.Type+"' are not supported by this gateway; only 'function' is.")
-		}
-		if n.Name == "" {
-			return nil, missing(param + ".name")
-		}
-		return marshal(map[string]any{"type": "function", "function": map[string]string{"name": n.Name}})
-	}
-	switch tc.Type {
-	case "function":
-		out, err := fn(tc.named, "tool_choice")
-		r.toolChoice = out
-		return err
-	case "allowed_tools":
-		if tc.Mode != "auto" && tc.Mode != "required" {
-			return invalid("tool_choice.mode", "Invalid value: '"+tc.Mode+"'. Supported values are: 'auto' and 'required'.")
-		}
-		tools := make([]json.RawMessage, 0, len(tc.Tools))
-		for i, t := range tc.Tools {
-			out, err := fn(t, "tool_choice.tools["+strconv.Itoa(i)+"]")
-			if err != nil {
-				return err
-			}
-			tools = append(tools, out)
-		}
-		out, _ := marshal(map[string]any{"type": "allowed_tools", "allowed_tools": map[string]any{"mode": tc.Mode, "tools": tools}})
-		r.toolChoice = out
-		return nil
-	case "":
-		return missing("tool_choice.type")
-	}
-	return unsupported("tool_choice.type", "Tool choices of type '"+tc.Type+"' are not supported by this gateway.")
-}
-
-// parseText reads the text member (format and verbosity).
-func (r *Request) parseText(raw []byte) error {
-	if isNull(raw) {
-		return nil
-	}
-	var t TextConfig
-	if err := decode(raw, &t, "text", "an object"); err != nil {
-		return err
-	}
-	if err := onlyKeys(raw, "text", "format", "verbosity"); err != nil {
-		return err
-	}
-	if _, err := responseFormat(t.Format); err != nil {
-		return err
-	}
-	r.Text = &t
-	return nil
-}
-
-// responseFormat is text.format as chat's response_format (nil for text).
-func responseFormat(raw json.RawMessage) (json.RawMessage, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	var f struct {
-		Type        string          `json:"type"`
-		Name        string          `json:"name"`
-		Description *string         `json:"description"`
-		Schema      json.RawMessage `json:"schema"`
-		Strict      *bool           `json:"strict"`
-	}
-	if err := decode(raw, &f, "text.format", "an object"); err != nil {
-		return nil, err
-	}
-	switch f.Type {
-	case "text":
-		return nil, nil
-	case "json_object":
-		return json.RawMessage(`{"type":"json_object"}`), nil
-	case "json_schema":
-		if f.Name == "" {
-			return nil, missing("text.format.name")
-		}
-		if isNull(f.Schema) || f.Schema[0] != '{' {
-			return nil, missing("text.format.schema")
-		}
-		return marshal(map[string]any{"type": "json_schema", "json_schema": struct {
-			Name        string          `json:"name"`
-			Description *string         `json:"description,omitempty"`
-			Schema      json.RawMessage `json:"schema"`
-			Strict      *bool           `json:"strict,omitempty"`
-		}{f.Name, f.Description, f.Schema, f.Strict}})
-	case "":
-		return nil, missing("text.format.type")
-	}
-	return nil, invalid("text.format.type", "Invalid value: '"+f.Type+"'. Supported values are: 'text', 'json_object' and 'json_schema'.")
+	return w.item(raw, ix, rootSpan(raw), p, false)
 }
