@@ -53,6 +53,16 @@ type Native struct {
 	Usage func(data []byte) (Usage, bool)
 	// Frame appends one native stream event, framed for the client.
 	Frame func(dst, data []byte) []byte
+	// EventErr, when set, reports whether a native stream event is the
+	// vendor's error event, as the error it stands for (a
+	// *provider.StatusError): the first one is retried elsewhere like a
+	// failed attempt; a later one ends the call with its status.
+	EventErr func(data []byte) error
+	// ChatErr, when set, says the call cannot be put in chat form (the
+	// chat body is only a view for the steps): only a deployment speaking
+	// API natively may serve it, and ChatErr (an API error naming the
+	// field) is the answer when none can.
+	ChatErr error
 	// Text, when set, appends the generated text a native stream event
 	// carries (for the request log and for metering a stream that ends
 	// without usage).

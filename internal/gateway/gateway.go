@@ -235,6 +235,10 @@ func (g *Service) Serve(ctx context.Context, w http.ResponseWriter, c *call.Call
 		}
 	}
 	o.request = req.Body
+	if err := o.nativeOnly(c, m); err != nil {
+		o.fail(w, err)
+		return
+	}
 
 	// 5. Route: attempts on deployments, retries, fallbacks, the breaker.
 	plan, err := g.Router.Plan(model, c.Op)
@@ -283,6 +287,9 @@ func (g *Service) attempt(ctx context.Context, w http.ResponseWriter, c *call.Ca
 	}
 	if o.native(c, d) {
 		return g.attemptNative(ctx, c, req, d, bp, o)
+	}
+	if c.Native != nil && c.Native.ChatErr != nil {
+		return false, &inexpressible{c.Native.ChatErr}
 	}
 	sent := time.Now()
 	resp, err := d.Provider.Do(ctx, &provider.Request{Op: c.Op, Body: body, Stream: req.Stream, RequestID: c.RequestID})
@@ -489,7 +496,10 @@ func parseUsage(body []byte, sp wire.Span) (call.Usage, bool) {
 func upstreamError(ctx context.Context, err error, deployment string) error {
 	var se *provider.StatusError
 	var ref *call.Refusal
+	var inex *inexpressible
 	switch {
+	case errors.As(err, &inex):
+		return inex.err
 	case errors.As(err, &ref):
 		return err // a step's refusal (a deployment at its own limit)
 	case errors.Is(err, router.ErrModelNotFound):
@@ -510,6 +520,11 @@ func upstreamError(ctx context.Context, err error, deployment string) error {
 			"Deployment "+deployment+" was refused by its upstream (status "+strconv.Itoa(se.Status)+").")
 	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500:
 		return &wire.Error{Status: se.Status, Message: provider.UpstreamMessage(se.Body), Type: wire.TypeInvalidRequest, Raw: passthroughBody(se.Body)}
+	case errors.Is(err, provider.ErrInvalidRequest) && !errors.As(err, &se):
+		// Refused before sending: the request cannot be expressed in the
+		// deployment's API (a provider's translation names the field).
+		return wire.NewError(http.StatusBadRequest, wire.TypeInvalidRequest, "unsupported_on_deployment", "",
+			"Deployment "+deployment+" cannot take this request: "+err.Error())
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return wire.NewError(499, wire.TypeInvalidRequest, "client_closed_request", "", "client closed the request")
 	case errors.As(err, new(*router.CoolingError)):

@@ -69,6 +69,33 @@ func (g *Service) IngressHandler(in Ingress) http.HandlerFunc {
 	}
 }
 
+// inexpressible is an attempt skipped because the call cannot be put in
+// the deployment's API: never sent, so no verdict on the deployment, and
+// worth trying another one (one that speaks the client's API).
+type inexpressible struct{ err error }
+
+func (e *inexpressible) Error() string { return e.err.Error() }
+func (e *inexpressible) Unwrap() []error {
+	return []error{provider.ErrNotSent, provider.ErrUnavailable, e.err}
+}
+
+// nativeOnly is the answer for a call only a native deployment may serve
+// when none of model m's can (or a step needs the chat form): nil when
+// some deployment can.
+func (o *outcome) nativeOnly(c *call.Call, m *router.Model) error {
+	if c.Native == nil || c.Native.ChatErr == nil {
+		return nil
+	}
+	if !o.guarded && o.outputs == nil {
+		for _, d := range m.Deployments {
+			if provider.SupportsNative(d.Provider, c.Native.API) {
+				return nil
+			}
+		}
+	}
+	return c.Native.ChatErr
+}
+
 // native reports whether the attempt on d may send the client's own body:
 // the deployment speaks the API, and no step needs the chat form (the
 // guard left the body alone and filters no output).
@@ -131,6 +158,11 @@ func (g *Service) attemptNative(ctx context.Context, c *call.Call, req *call.Req
 		}
 		return false, err
 	}
+	if n.EventErr != nil {
+		if err := n.EventErr(first); err != nil {
+			return false, err // nothing reached the client: worth another deployment
+		}
+	}
 	o.ttft = time.Since(sent)
 	h["Content-Type"] = contentSSE
 	h["Cache-Control"] = noCache
@@ -161,6 +193,19 @@ func (g *Service) attemptNative(ctx context.Context, c *call.Call, req *call.Req
 		*buf = out
 		if _, err := w.Write(out); err != nil {
 			return true, err
+		}
+		if n.EventErr != nil {
+			if err := n.EventErr(data); err != nil { // relayed as sent; the call failed
+				if flusher != nil {
+					flusher.Flush()
+				}
+				var se *provider.StatusError
+				o.status, o.err = http.StatusBadGateway, err
+				if errors.As(err, &se) {
+					o.status = se.Status
+				}
+				return true, err
+			}
 		}
 		if !s.Buffered() && flusher != nil {
 			flusher.Flush()

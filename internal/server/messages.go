@@ -44,6 +44,8 @@ type messagesExchange struct {
 	st        *anthropic.Stream
 	ended     bool // the stream's closing or error frames are written
 	usage     call.Usage
+	// in, read, write are a native stream's prompt counts so far.
+	in, read, write int64
 }
 
 func (x *messagesExchange) Header() http.Header { return x.w.Header() }
@@ -156,32 +158,57 @@ func (x *messagesExchange) Flush() {
 // Request translates the Messages body into a chat body.
 func (x *messagesExchange) Request(_ context.Context, _ *tenancy.Key, body []byte) ([]byte, *call.Native, error) {
 	chat, info, err := anthropic.ToChat(body)
+	var chatErr error
 	if err != nil {
-		return nil, nil, apiErrorOf(err)
+		// Well formed but not expressible in chat (a document block, a
+		// server tool…): a deployment speaking Anthropic's API may still
+		// serve it as sent; the steps act on the lenient view.
+		lenient, linfo, lerr := anthropic.LenientChat(body)
+		if lerr != nil {
+			return nil, nil, apiErrorOf(err)
+		}
+		chat, info, chatErr = lenient, linfo, apiErrorOf(err)
 	}
 	x.info = info
 	n := &call.Native{API: messagesAPI, Path: "/messages", Body: body, Header: anthropicHeaders(x.reqHeader),
-		Usage: x.nativeUsage, Frame: anthropic.AppendEvent, StreamError: nativeStreamError, Text: anthropicText, W: x.w}
+		Usage: x.nativeUsage, Frame: anthropic.AppendEvent, StreamError: nativeStreamError, Text: anthropicText,
+		EventErr: anthropicEventErr, ChatErr: chatErr, W: x.w}
 	return chat, n, nil
 }
 
-// nativeUsage reads Anthropic usage from a native answer or event; a
-// stream's message_start and message_delta each hold a part, so the
-// counts are kept across events.
+// nativeUsage reads Anthropic usage from a native answer or event. A
+// stream's message_start holds the prompt's counts and message_delta the
+// final ones (cumulative; a field it leaves out keeps its earlier value,
+// so each count is the largest seen). Usage counts as reported only from
+// a whole message or a message_delta: a stream cut before its end is
+// metered from the text the client got, not from message_start's output
+// count of 1.
 func (x *messagesExchange) nativeUsage(data []byte) (call.Usage, bool) {
 	u, ok := anthropic.ReadUsage(data)
 	if !ok {
 		return x.usage, false
 	}
-	if u.Input > 0 || u.CacheRead > 0 || u.CacheWrite > 0 {
-		x.usage.PromptTokens = u.Input + u.CacheRead + u.CacheWrite
-		x.usage.PromptDetails.CachedTokens = u.CacheRead
-		x.usage.PromptDetails.CacheWriteTokens = u.CacheWrite
+	x.in, x.read, x.write = max(x.in, u.Input), max(x.read, u.CacheRead), max(x.write, u.CacheWrite)
+	x.usage.PromptTokens = x.in + x.read + x.write
+	x.usage.PromptDetails.CachedTokens = x.read
+	x.usage.PromptDetails.CacheWriteTokens = x.write
+	x.usage.CompletionTokens = max(x.usage.CompletionTokens, u.Output)
+	final := !bytes.Contains(data, []byte(`"message_start"`))
+	return x.usage, final
+}
+
+// anthropicEventErr is a native stream's error event as the error it
+// stands for (overloaded_error: 529, counted as unavailable).
+func anthropicEventErr(data []byte) error {
+	if !bytes.Contains(data, []byte(`"error"`)) {
+		return nil
 	}
-	if u.Output > 0 {
-		x.usage.CompletionTokens = u.Output
+	var ev struct{ Type string }
+	if json.Unmarshal(data, &ev) != nil || ev.Type != "error" {
+		return nil
 	}
-	return x.usage, true
+	e := anthropic.ParseError(0, data)
+	return &provider.StatusError{Status: e.Status, Body: data}
 }
 
 // anthropicText appends the text of a content_block_delta event.
@@ -277,10 +304,20 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	chat, info, err := anthropic.ToChat(probe)
-	if err != nil {
-		fail(apiErrorOf(err))
+	if k.Role == tenancy.RoleUser {
+		fail(wire.NewError(http.StatusForbidden, wire.TypePermission, "insufficient_permissions", "",
+			"A user key manages the platform through /api; call /v1 with a project key."))
 		return
+	}
+	chat, info, err := anthropic.ToChat(probe)
+	var chatErr error
+	if err != nil { // as in Request: only a native deployment may count it
+		lenient, linfo, lerr := anthropic.LenientChat(probe)
+		if lerr != nil {
+			fail(apiErrorOf(err))
+			return
+		}
+		chat, info, chatErr = lenient, linfo, apiErrorOf(err)
 	}
 	m, ok := s.router.Catalog().Model(info.Model)
 	if !ok || !k.Allows(info.Model) {
@@ -300,9 +337,14 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 			Path: "/messages/count_tokens", Body: nb, RequestID: r.Header.Get(gateway.HeaderRequestID), Header: anthropicHeaders(r.Header)})
 		if err != nil {
 			var se *provider.StatusError
-			if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusTooManyRequests {
-				x.WriteHeader(se.Status)
-				x.Write(wire.NewError(se.Status, wire.TypeInvalidRequest, "", "", provider.UpstreamMessage(se.Body)).Marshal())
+			switch {
+			case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden):
+				// The deployment's own credentials: the operator's problem.
+				fail(wire.NewError(http.StatusBadGateway, wire.TypeUpstream, "upstream_error", "",
+					"Deployment "+d.ID+" was refused by its upstream (status "+strconv.Itoa(se.Status)+")."))
+				return
+			case errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusTooManyRequests:
+				fail(wire.NewError(se.Status, wire.TypeInvalidRequest, "", "", provider.UpstreamMessage(se.Body)))
 				return
 			}
 			continue // another deployment, or the local count
@@ -310,6 +352,10 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		x.status = -1 // written natively
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(resp.Body)
+		return
+	}
+	if chatErr != nil {
+		fail(chatErr)
 		return
 	}
 	cfg := s.Config()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -181,6 +182,7 @@ func TestMessagesTranslatedToOpenAIUpstream(t *testing.T) {
 type fakeAnthropic struct {
 	*httptest.Server
 	mu      sync.Mutex
+	next    []scripted
 	bodies  []string
 	headers []http.Header
 	paths   []string
@@ -202,7 +204,23 @@ func startFakeAnthropic(t *testing.T) *fakeAnthropic {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		f.bodies, f.headers, f.paths = append(f.bodies, string(b)), append(f.headers, r.Header.Clone()), append(f.paths, r.URL.Path)
+		var next *scripted
+		if len(f.next) > 0 {
+			next, f.next = &f.next[0], f.next[1:]
+		}
 		f.mu.Unlock()
+		if next != nil {
+			w.Header().Set("Content-Type", next.contentType)
+			w.WriteHeader(next.status)
+			io.WriteString(w, next.body)
+			if next.cut { // drop the connection: no clean end of the stream
+				w.(http.Flusher).Flush()
+				if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					c.Close()
+				}
+			}
+			return
+		}
 		switch {
 		case r.URL.Path == "/v1/messages/count_tokens":
 			w.Header().Set("Content-Type", "application/json")
@@ -217,6 +235,19 @@ func startFakeAnthropic(t *testing.T) *fakeAnthropic {
 	}))
 	t.Cleanup(f.Close)
 	return f
+}
+
+// scripted is one answer the fake gives instead of its default.
+type scripted struct {
+	status            int
+	contentType, body string
+	cut               bool
+}
+
+func (f *fakeAnthropic) script(s ...scripted) {
+	f.mu.Lock()
+	f.next = append(f.next, s...)
+	f.mu.Unlock()
 }
 
 func (f *fakeAnthropic) last() (string, http.Header, string) {
@@ -380,5 +411,95 @@ func TestMessagesNativeLogged(t *testing.T) {
 		if !strings.Contains(string(one.Response), want) {
 			t.Errorf("log %s response %s, want %s", id, one.Response, want)
 		}
+	}
+}
+
+// TestMessagesNativeOnlyFeatures: what chat cannot express (a document
+// block, a server tool) still reaches a deployment that speaks Anthropic's
+// API, as sent; it is a 400 naming the field when no deployment can take
+// it, or when the guard rewrote the prompt (the rewrite exists only in
+// chat form).
+func TestMessagesNativeOnlyFeatures(t *testing.T) {
+	up := startFakeAnthropic(t)
+	oa := upstream(t)
+	e := start(t, "guard:\n  policies:\n    red:\n      input:\n        pii: {EMAIL: redact}\n"+
+		strings.ReplaceAll(anthropicModel, "%s", up.URL)+strings.TrimPrefix(oneModel("gpt", oa.URL, ""), "\nmodels:\n"))
+	doc := `{"model":"%s","max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"The refund window is 30 days."}},{"type":"text","text":"Summarise."}]}]}`
+	body := strings.ReplaceAll(doc, "%s", "claude")
+	st, _, b := e.messages("/v1/messages", adminKey, body)
+	if st != 200 {
+		t.Fatalf("native-only features on an anthropic deployment: %d %s", st, b)
+	}
+	if got, _, _ := up.last(); got != strings.Replace(body, `"claude"`, `"claude-up"`, 1) {
+		t.Errorf("upstream got %s", got)
+	}
+	st, _, b = e.messages("/v1/messages", adminKey, strings.ReplaceAll(doc, "%s", "gpt"))
+	if st != 400 || !strings.Contains(string(b), "tools[0]") && !strings.Contains(string(b), "messages[0].content[0]") {
+		t.Errorf("on an OpenAI deployment: %d %s, want a 400 naming the field", st, b)
+	}
+	if n := oa.Requests.Load(); n != 0 {
+		t.Errorf("the OpenAI upstream was called %d times", n)
+	}
+	// A project whose policy redacts: the rewrite cannot go natively.
+	_, _, k := e.tenant("red", nil, map[string]any{"policy": "red"}, nil)
+	st, _, b = e.messages("/v1/messages", k.Key, strings.Replace(body, "Summarise.", "Summarise for jane.doe@example.com.", 1))
+	if st != 400 {
+		t.Errorf("redacted native-only request: %d %s, want 400", st, b)
+	}
+	// count_tokens too.
+	st, _, b = e.messages("/v1/messages/count_tokens", adminKey, strings.Replace(body, `"max_tokens":64,`, "", 1))
+	if st != 200 || string(b) != `{"input_tokens":1234}` {
+		t.Errorf("count_tokens native-only: %d %s", st, b)
+	}
+	// An OpenAI client of the anthropic model asking what Anthropic lacks
+	// gets a 400 naming the field, not a 502.
+	st, _, b = e.post("/v1/chat/completions", adminKey, []byte(`{"model":"claude","n":2,"messages":[{"role":"user","content":"hi"}]}`))
+	if st != 400 || !strings.Contains(string(b), "n") {
+		t.Errorf("n=2 on anthropic: %d %s", st, b)
+	}
+}
+
+// TestMessagesNativeStreamFaults: an error event first is a failed
+// attempt (the fallback serves); a stream cut before message_delta is
+// metered from the text sent, not message_start's output count of 1.
+func TestMessagesNativeStreamFaults(t *testing.T) {
+	up := startFakeAnthropic(t)
+	oa := upstream(t)
+	e := start(t, fmt.Sprintf(`
+models:
+  - name: claude
+    max_retries: 1
+    deployments:
+      - {id: claude-a, provider: anthropic, base_url: %s, api_key: k, model: claude-up}
+      - {id: claude-b, provider: openai, base_url: %s, model: gpt-up, weight: 0}
+`, up.URL, oa.URL))
+	orgID, _, k := e.tenant("faults", nil, nil, nil)
+	up.script(scripted{status: 200, contentType: "text/event-stream",
+		body: "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"})
+	st, h, b := e.messages("/v1/messages", k.Key, `{"model":"claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if names, _ := sseEvents(t, b); st != 200 || h.Get("X-Switchyard-Deployment") != "claude-b" || len(names) == 0 || names[len(names)-1] != "message_stop" {
+		t.Fatalf("overloaded first event: %d via %q %s", st, h.Get("X-Switchyard-Deployment"), b)
+	}
+
+	var words strings.Builder
+	words.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-up\",\"content\":[],\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n")
+	words.WriteString("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+	for range 50 {
+		words.WriteString("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"parcel \"}}\n\n")
+	}
+	up.script(scripted{status: 200, contentType: "text/event-stream", body: words.String(), cut: true})
+	e.messages("/v1/messages", k.Key, `{"model":"claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	var u usageRows
+	waitFor(t, func() bool {
+		u = usageRows{}
+		e.call("GET", "/api/usage?org="+orgID, adminKey, nil, &u)
+		return total(u) == 2
+	})
+	var out int64
+	for _, r := range u.Data {
+		out += r.CompletionTokens
+	}
+	if out < 40 {
+		t.Errorf("completion tokens metered %d (usage %+v): the cut stream's 50 words were not counted", out, u.Data)
 	}
 }

@@ -173,7 +173,13 @@ func (c *Client) post(ctx context.Context, path string, body []byte, reqID strin
 		h["Anthropic-Version"] = []string{v}
 	}
 	if v := client.Values("Anthropic-Beta"); len(v) > 0 {
-		h["Anthropic-Beta"] = []string{strings.Join(v, ",")}
+		// The client's betas (coding agents always send some) join the
+		// deployment's configured ones rather than replace them.
+		all := append([]string{}, v...)
+		if c.beta != "" {
+			all = append([]string{c.beta}, all...)
+		}
+		h["Anthropic-Beta"] = []string{strings.Join(all, ",")}
 	}
 	if reqID != "" {
 		h["X-Request-Id"] = []string{reqID}

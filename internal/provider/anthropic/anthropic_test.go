@@ -413,7 +413,7 @@ func TestNativePassThrough(t *testing.T) {
 		version, beta string
 	}{
 		{"configured headers", "/messages", nil, "2023-06-01", "configured-beta"},
-		{"client headers win", "/messages/count_tokens", http.Header{"Anthropic-Version": {"2024-01-01"}, "Anthropic-Beta": {"x-1", "y-2"}}, "2024-01-01", "x-1,y-2"},
+		{"client version wins, betas join", "/messages/count_tokens", http.Header{"Anthropic-Version": {"2024-01-01"}, "Anthropic-Beta": {"x-1", "y-2"}}, "2024-01-01", "configured-beta,x-1,y-2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
