@@ -210,3 +210,22 @@ func TestThinkingMapsToReasoningEffort(t *testing.T) {
 		}
 	}
 }
+
+func TestReasoningEffortBecomesThinking(t *testing.T) {
+	for _, c := range []struct {
+		body, want, err string
+	}{
+		{`{"model":"m","max_tokens":32000,"reasoning_effort":"medium","messages":[{"role":"user","content":"hi"}]}`, `"thinking":{"type":"enabled","budget_tokens":8192}`, ""},
+		{`{"model":"m","max_tokens":4000,"reasoning_effort":"high","messages":[{"role":"user","content":"hi"}]}`, `"thinking":{"type":"enabled","budget_tokens":3999}`, ""},
+		{`{"model":"m","max_tokens":500,"reasoning_effort":"low","messages":[{"role":"user","content":"hi"}]}`, "", "reasoning_effort"},
+		{`{"model":"m","reasoning_effort":"extreme","messages":[{"role":"user","content":"hi"}]}`, "", "reasoning_effort"},
+	} {
+		out, err := FromChatRequest([]byte(c.body))
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: err %v, want one naming %s", c.body, err, c.err)
+		case c.err == "" && (err != nil || !strings.Contains(string(out), c.want)):
+			t.Errorf("%s: %s %v, want %s", c.body, out, err, c.want)
+		}
+	}
+}

@@ -29,7 +29,17 @@ type messagesRequest struct {
 	ToolChoice    *anthToolChoice `json:"tool_choice,omitempty"`
 	Metadata      *anthMetadata   `json:"metadata,omitempty"`
 	Stream        bool            `json:"stream,omitempty"`
+	Thinking      *anthThinking   `json:"thinking,omitempty"`
 }
+
+type anthThinking struct {
+	Type         string `json:"type"`
+	BudgetTokens int64  `json:"budget_tokens"`
+}
+
+// budgetFor is the thinking budget of an OpenAI reasoning_effort (the
+// inverse of effortFor's bands).
+var budgetFor = map[string]int64{"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
 
 type anthMessage struct {
 	Role    string      `json:"role"`
@@ -82,7 +92,7 @@ func FromChatRequest(chat []byte) ([]byte, error) {
 	}
 	if e := top.only("", anthNote, "model", "messages", "max_tokens", "max_completion_tokens", "stop", "temperature",
 		"top_p", "top_k", "tools", "tool_choice", "parallel_tool_calls", "stream", "stream_options", "user", "n",
-		"logprobs", "response_format"); e != nil {
+		"logprobs", "response_format", "reasoning_effort"); e != nil {
 		return nil, e
 	}
 	var out messagesRequest
@@ -122,6 +132,20 @@ func FromChatRequest(chat []byte) ([]byte, error) {
 		if typ != "text" {
 			return nil, invalid("response_format.type", typ+" response formats are not supported "+anthNote)
 		}
+	}
+	if effort, e := top.str("", "reasoning_effort", false); e != nil {
+		return nil, e
+	} else if effort != "" && effort != "none" {
+		budget, ok := budgetFor[effort]
+		if !ok {
+			return nil, invalid("reasoning_effort", "must be minimal, low, medium or high")
+		}
+		// Anthropic wants 1,024 ≤ budget < max_tokens.
+		budget = min(budget, out.MaxTokens-1)
+		if budget < 1024 {
+			return nil, invalid("reasoning_effort", "thinking "+anthNote+" needs max_tokens above 1024")
+		}
+		out.Thinking = &anthThinking{Type: "enabled", BudgetTokens: budget}
 	}
 	if out.Stream, e = top.boolean("", "stream"); e != nil {
 		return nil, e
