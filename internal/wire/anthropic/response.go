@@ -93,7 +93,7 @@ func shape(b []byte, sp wire.Span, p *path, key, want string) *Error {
 	case "array":
 		ok = b[sp.Start] == '['
 	case "integer":
-		_, ok = parseInt(b[sp.Start:sp.End])
+		_, ok = wire.ParseInt(b[sp.Start:sp.End])
 	}
 	if ok {
 		return nil
@@ -117,7 +117,7 @@ func toInt(b []byte, sp wire.Span) int64 {
 	if null(b, sp) {
 		return 0
 	}
-	n, _ := parseInt(b[sp.Start:sp.End])
+	n, _ := wire.ParseInt(b[sp.Start:sp.End])
 	return n
 }
 

@@ -220,35 +220,11 @@ func integer(b []byte, p *path, key string, sp wire.Span) (v int64, present bool
 	if null(b, sp) {
 		return 0, false, nil
 	}
-	n, ok := parseInt(b[sp.Start:sp.End])
+	n, ok := wire.ParseInt(b[sp.Start:sp.End])
 	if !ok {
 		return 0, false, p.errAt(key, "must be an integer")
 	}
 	return n, true, nil
-}
-
-// parseInt is strconv.ParseInt(s, 10, 64) for JSON tokens, without
-// allocating on the common path.
-func parseInt(s []byte) (int64, bool) {
-	d := s
-	if len(d) > 0 && d[0] == '-' {
-		d = d[1:]
-	}
-	if len(d) == 0 || len(d) > 18 {
-		n, err := strconv.ParseInt(string(s), 10, 64)
-		return n, err == nil
-	}
-	var n int64
-	for _, c := range d {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if len(d) < len(s) {
-		n = -n
-	}
-	return n, true
 }
 
 // number checks an optional numeric member.

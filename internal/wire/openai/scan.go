@@ -429,6 +429,29 @@ func Int(body []byte, sp Span) (int64, bool) {
 	if Kind(body, sp) != "number" {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(string(body[sp.Start:sp.End]), 10, 64)
-	return v, err == nil
+	return ParseInt(body[sp.Start:sp.End])
+}
+
+// ParseInt is strconv.ParseInt(string(s), 10, 64) for a JSON number
+// token, without allocating on the common path (up to 18 digits).
+func ParseInt(s []byte) (int64, bool) {
+	d := s
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 {
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		return n, err == nil
+	}
+	var n int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(d) < len(s) {
+		n = -n
+	}
+	return n, true
 }

@@ -212,7 +212,7 @@ func (p *parser) integer(key string, v wire.Span) (int64, error) {
 	if c := p.b[v.Start]; c != '-' && (c < '0' || c > '9') {
 		return 0, wrongType(key, "an integer")
 	}
-	n, ok := parseInt(p.b[v.Start:v.End])
+	n, ok := wire.ParseInt(p.b[v.Start:v.End])
 	if !ok {
 		return 0, wrongType(key, "an integer")
 	}

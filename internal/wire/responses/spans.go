@@ -416,27 +416,3 @@ func appendFloat(dst []byte, f float64) []byte {
 	}
 	return dst
 }
-
-// parseInt is strconv.ParseInt(s, 10, 64), as encoding/json reads an
-// int64, without allocating on the common path.
-func parseInt(s []byte) (int64, bool) {
-	d := s
-	if len(d) > 0 && d[0] == '-' {
-		d = d[1:]
-	}
-	if len(d) == 0 || len(d) > 18 {
-		n, err := strconv.ParseInt(string(s), 10, 64)
-		return n, err == nil
-	}
-	var n int64
-	for _, c := range d {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if len(d) < len(s) {
-		n = -n
-	}
-	return n, true
-}
