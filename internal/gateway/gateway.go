@@ -354,20 +354,26 @@ var (
 	noCache     = []string{"no-cache"}
 )
 
-// relayStream forwards SSE events. Nothing is written until the first event
-// has arrived, so a stream that fails before it can still be retried.
-func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *router.Deployment, s provider.Stream, model string, sent time.Time, stripUsage bool, o *outcome) (bool, error) {
-	defer s.Close()
+// firstEvent waits for a stream's first event. A stream that ends or
+// breaks before it, with no reason from the upstream, is a fault of the
+// deployment (nothing reached the client): worth another one.
+func firstEvent(ctx context.Context, s provider.Stream) ([]byte, error) {
 	first, err := s.Next()
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
+	if err != nil && !provider.Retryable(err) && !errors.Is(err, provider.ErrInvalidRequest) && ctx.Err() == nil {
+		err = fmt.Errorf("%w: the stream ended before its first event: %w", provider.ErrUnavailable, err)
+	}
+	return first, err
+}
+
+// relayStream forwards SSE events. Nothing is written until the first event
+// has arrived, so a stream that fails before it can still be retried.
+func (g *Service) relayStream(ctx context.Context, w http.ResponseWriter, d *router.Deployment, s provider.Stream, model string, sent time.Time, stripUsage bool, o *outcome) (bool, error) {
+	defer s.Close()
+	first, err := firstEvent(ctx, s)
 	if err != nil {
-		if !provider.Retryable(err) && !errors.Is(err, provider.ErrInvalidRequest) && ctx.Err() == nil {
-			// Nothing reached the client and the upstream gave no reason:
-			// a fault of the deployment, worth another one.
-			err = fmt.Errorf("%w: the stream ended before its first event: %w", provider.ErrUnavailable, err)
-		}
 		return false, err
 	}
 	o.ttft = time.Since(sent)

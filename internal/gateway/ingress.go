@@ -148,14 +148,8 @@ func (g *Service) attemptNative(ctx context.Context, c *call.Call, req *call.Req
 	}
 	s := resp.Stream
 	defer s.Close()
-	first, err := s.Next()
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
+	first, err := firstEvent(ctx, s)
 	if err != nil {
-		if !provider.Retryable(err) && !errors.Is(err, provider.ErrInvalidRequest) && ctx.Err() == nil {
-			err = fmt.Errorf("%w: the stream ended before its first event: %w", provider.ErrUnavailable, err)
-		}
 		return false, err
 	}
 	if n.EventErr != nil {
